@@ -1,0 +1,36 @@
+"""Signed URLs for the embedded backend: the service signs them and serves them itself.
+
+The URL is the content route with ``expires`` (Unix time), ``download`` and an HMAC over the
+image id and both values; changing any of them, or waiting past ``expires``, breaks it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from image_service.domain.models import Image
+from image_service.domain.signing import Signer
+
+PURPOSE = "content-url"
+
+
+class LocalUrlSigner:
+    def __init__(self, signer: Signer, base_url: str = "") -> None:
+        self._signer = signer
+        self._base_url = base_url.rstrip("/")
+
+    def presign(self, image: Image, *, expires_in: int, download: bool, now: datetime) -> str:
+        expires = int(now.timestamp()) + expires_in
+        signature = self._signer.sign(PURPOSE, _message(image.image_id, expires, download))
+        query = urlencode({"expires": expires, "download": str(download).lower(), "signature": signature})
+        return f"{self._base_url}/images/{image.image_id}/content?{query}"
+
+    def verify(self, image_id: str, *, expires: int, download: bool, signature: str, now: datetime) -> bool:
+        if expires < now.timestamp():
+            return False
+        return self._signer.verify(PURPOSE, _message(image_id, expires, download), signature)
+
+
+def _message(image_id: str, expires: int, download: bool) -> str:
+    return f"{image_id}\n{expires}\n{int(download)}"

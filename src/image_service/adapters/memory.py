@@ -1,0 +1,135 @@
+"""In-memory adapters: fakes that ship with the package, for unit tests and experiments.
+
+They honour the same contracts as the real adapters (the contract suites run against them),
+including the newest-first keyset order and atomic access counting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import datetime
+
+from image_service.domain.errors import Conflict, NotFound
+from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, Visibility
+
+
+class InMemoryBlobStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = (bytes(data), content_type)
+
+    def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
+        try:
+            data = self.objects[key][0]
+        except KeyError:
+            raise NotFound("blob not found") from None
+        if start is None:
+            return data
+        return data[start : (end + 1 if end is not None else None)]
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def ping(self) -> None:
+        return None
+
+
+def matches(image: Image, query: ImageQuery) -> bool:
+    """The reference semantics of an ImageQuery, used by the fake and by tests."""
+    return (
+        (query.user_id is None or image.user_id == query.user_id)
+        and all(tag in image.tags for tag in query.tags)
+        and (query.category is None or image.category == query.category)
+        and (query.visibility is None or image.visibility == query.visibility)
+        and (query.created_after is None or image.created_at >= query.created_after)
+        and (query.created_before is None or image.created_at < query.created_before)
+        and (
+            query.visible_to is None
+            or image.visibility is Visibility.PUBLIC
+            or image.user_id == query.visible_to
+        )
+    )
+
+
+class InMemoryImageCatalog:
+    def __init__(self) -> None:
+        self.images: dict[str, Image] = {}
+        self.keys: dict[str, ApiKey] = {}
+        self._lock = threading.Lock()
+
+    def add(self, image: Image) -> None:
+        with self._lock:
+            if image.image_id in self.images or any(i.name == image.name for i in self.images.values()):
+                raise Conflict(f"name '{image.name}' is already taken")
+            self.images[image.image_id] = image
+
+    def get(self, image_id: str) -> Image:
+        try:
+            return self.images[image_id]
+        except KeyError:
+            raise NotFound("image not found") from None
+
+    def get_by_name(self, name: str) -> Image:
+        for image in self.images.values():
+            if image.name == name:
+                return image
+        raise NotFound("image not found")
+
+    def update(self, image: Image) -> None:
+        with self._lock:
+            if image.image_id not in self.images:
+                raise NotFound("image not found")
+            if any(i.name == image.name and i.image_id != image.image_id for i in self.images.values()):
+                raise Conflict(f"name '{image.name}' is already taken")
+            self.images[image.image_id] = image
+
+    def remove(self, image_id: str) -> Image:
+        with self._lock:
+            try:
+                return self.images.pop(image_id)
+            except KeyError:
+                raise NotFound("image not found") from None
+
+    def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
+        ordered = sorted(
+            (i for i in self.images.values() if matches(i, query)),
+            key=lambda i: (i.created_at, i.image_id),
+            reverse=True,
+        )
+        if after is not None:
+            ordered = [i for i in ordered if (i.created_at, i.image_id) < (after.created_at, after.image_id)]
+        page = ordered[:limit]
+        more = len(ordered) > limit
+        return Page(page, Keyset(page[-1].created_at, page[-1].image_id) if more else None)
+
+    def record_access(self, image_id: str, at: datetime) -> Image:
+        with self._lock:
+            image = self.get(image_id)
+            updated = dataclasses.replace(image, access_count=image.access_count + 1, last_accessed_at=at)
+            self.images[image_id] = updated
+            return updated
+
+    def ping(self) -> None:
+        return None
+
+    # KeyStore
+    def add_key(self, key: ApiKey) -> None:
+        self.keys[key.key_id] = key
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        return next((k for k in self.keys.values() if k.key_hash == key_hash and k.revoked_at is None), None)
+
+    def list_keys(self) -> list[ApiKey]:
+        return sorted(self.keys.values(), key=lambda k: k.created_at)
+
+    def revoke_key(self, key_id: str, at: datetime) -> None:
+        try:
+            self.keys[key_id] = dataclasses.replace(self.keys[key_id], revoked_at=at)
+        except KeyError:
+            raise NotFound("no such key") from None

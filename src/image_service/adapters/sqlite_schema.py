@@ -1,0 +1,97 @@
+"""The embedded catalog's schema: one row per image, one per (image, tag), counters per facet.
+
+Every list filter is answered from an index whose last two columns are (created_at, image_id),
+so "newest first after this keyset" is a range read of that index: no OFFSET, no sort step.
+``facet_counts`` (kept by triggers) lets a combined filter drive from its rarest index.
+"""
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    image_id         TEXT PRIMARY KEY,
+    user_id          TEXT NOT NULL,
+    name             TEXT NOT NULL UNIQUE,
+    filename         TEXT NOT NULL,
+    title            TEXT NOT NULL DEFAULT '',
+    description      TEXT NOT NULL DEFAULT '',
+    tags             TEXT NOT NULL DEFAULT '[]',
+    category         TEXT,
+    visibility       TEXT NOT NULL CHECK (visibility IN ('public', 'private')),
+    content_type     TEXT NOT NULL,
+    format           TEXT NOT NULL,
+    width            INTEGER NOT NULL,
+    height           INTEGER NOT NULL,
+    size             INTEGER NOT NULL,
+    checksum_sha256  TEXT NOT NULL,
+    s3_key           TEXT NOT NULL,
+    orientation      INTEGER,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    access_count     INTEGER NOT NULL DEFAULT 0,
+    last_accessed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS images_by_created    ON images (created_at, image_id);
+CREATE INDEX IF NOT EXISTS images_by_user       ON images (user_id, created_at, image_id);
+CREATE INDEX IF NOT EXISTS images_by_category   ON images (category, created_at, image_id);
+CREATE INDEX IF NOT EXISTS images_by_visibility ON images (visibility, created_at, image_id);
+
+CREATE TABLE IF NOT EXISTS image_tags (
+    image_id   TEXT NOT NULL,
+    tag        TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (image_id, tag)
+);
+CREATE INDEX IF NOT EXISTS image_tags_by_tag ON image_tags (tag, created_at, image_id);
+
+CREATE TABLE IF NOT EXISTS facet_counts (
+    facet TEXT NOT NULL,
+    value TEXT NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (facet, value)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS image_tags_count_in AFTER INSERT ON image_tags BEGIN
+    INSERT INTO facet_counts VALUES ('tag', NEW.tag, 1)
+        ON CONFLICT (facet, value) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS image_tags_count_out AFTER DELETE ON image_tags BEGIN
+    UPDATE facet_counts SET n = n - 1 WHERE facet = 'tag' AND value = OLD.tag;
+END;
+CREATE TRIGGER IF NOT EXISTS images_count_in AFTER INSERT ON images BEGIN
+    INSERT INTO facet_counts VALUES ('user_id', NEW.user_id, 1)
+        ON CONFLICT (facet, value) DO UPDATE SET n = n + 1;
+    INSERT INTO facet_counts VALUES ('visibility', NEW.visibility, 1)
+        ON CONFLICT (facet, value) DO UPDATE SET n = n + 1;
+    INSERT INTO facet_counts SELECT 'category', NEW.category, 1 WHERE NEW.category IS NOT NULL
+        ON CONFLICT (facet, value) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS images_count_out AFTER DELETE ON images BEGIN
+    UPDATE facet_counts SET n = n - 1 WHERE facet = 'user_id' AND value = OLD.user_id;
+    UPDATE facet_counts SET n = n - 1 WHERE facet = 'visibility' AND value = OLD.visibility;
+    UPDATE facet_counts SET n = n - 1 WHERE facet = 'category' AND value = OLD.category;
+END;
+CREATE TRIGGER IF NOT EXISTS images_count_change AFTER UPDATE OF visibility, category ON images BEGIN
+    UPDATE facet_counts SET n = n - 1 WHERE facet = 'visibility' AND value = OLD.visibility;
+    INSERT INTO facet_counts VALUES ('visibility', NEW.visibility, 1)
+        ON CONFLICT (facet, value) DO UPDATE SET n = n + 1;
+    UPDATE facet_counts SET n = n - 1 WHERE facet = 'category' AND value = OLD.category;
+    INSERT INTO facet_counts SELECT 'category', NEW.category, 1 WHERE NEW.category IS NOT NULL
+        ON CONFLICT (facet, value) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id     TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    key_hash   TEXT NOT NULL UNIQUE,
+    is_admin   INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+COLUMNS = (
+    "image_id", "user_id", "name", "filename", "title", "description", "tags", "category",
+    "visibility", "content_type", "format", "width", "height", "size", "checksum_sha256",
+    "s3_key", "orientation", "created_at", "updated_at", "access_count", "last_accessed_at",
+)  # fmt: skip

@@ -1,0 +1,57 @@
+"""Every error leaves the API as {"error": ...}: domain errors with their own status, request
+validation as 400 (never FastAPI's 422), anything unexpected as a generic 500 with the detail
+only in the log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from image_service.domain.errors import ImageServiceError
+
+log = logging.getLogger("image_service.api")
+
+
+def error_response(status: int, message: str, details: list[Any] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if details:
+        body["details"] = details
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ImageServiceError)
+    if exc.status >= 500:
+        log.error("backend failure on %s %s: %r", request.method, request.url.path, exc.__cause__ or exc)
+        return error_response(exc.status, exc.public_message)
+    return error_response(exc.status, exc.message, exc.details)
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")} for e in exc.errors()]
+    where = ", ".join(".".join(d["loc"][1:] or d["loc"]) for d in details) or "request"
+    return error_response(400, f"invalid parameter or body: {where}", details)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal error")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ImageServiceError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

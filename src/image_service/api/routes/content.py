@@ -1,0 +1,134 @@
+"""Image bytes: by id, by unique name (`/cat42.jpg`) or through a signed URL, with HTTP caching
+(ETag, If-None-Match -> 304), single byte ranges (206) and one counted access per GET."""
+
+from __future__ import annotations
+
+import re
+from email.utils import format_datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from image_service.api.deps import CallerDep, ContextDep
+from image_service.api.schemas import ErrorOut
+from image_service.api.serialize import content_disposition
+from image_service.domain.errors import InvalidInput, NotFound
+from image_service.domain.models import Caller, Image, Visibility
+from image_service.domain.validation import NAME_PATTERN
+from image_service.services.context import Context
+from image_service.services.images import ContentGrant, open_content, read_content
+
+router = APIRouter(tags=["content"])
+RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+BINARY: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/*": {}}, "description": "the image bytes"},
+    404: {"model": ErrorOut},
+}
+
+
+class Unsatisfiable(Exception):
+    """The Range header asks for bytes the image does not have (answered 416)."""
+
+
+@router.api_route("/images/{image_id}/content", methods=["GET", "HEAD"], responses=BINARY)
+async def content_by_id(
+    request: Request,
+    image_id: str,
+    ctx: ContextDep,
+    caller: CallerDep,
+    download: bool = False,
+    expires: int | None = None,
+    signature: str | None = None,
+) -> Response:
+    """The bytes. With `expires` and `signature` (a signed URL) no credentials are needed."""
+    grant = None
+    if signature is not None or expires is not None:
+        if signature is None or expires is None:
+            raise InvalidInput("a signed URL needs both expires and signature")
+        grant = ContentGrant(expires=expires, download=download, signature=signature)
+    image = await run_in_threadpool(open_content, ctx, caller, image_id=image_id, grant=grant)
+    cache = (
+        "private, max-age=300" if grant or image.visibility is Visibility.PRIVATE else "public, max-age=3600"
+    )
+    return await serve(request, ctx, image, download=download, cache_control=cache)
+
+
+async def content_by_name(
+    request: Request, name: str, ctx: ContextDep, caller: CallerDep, download: bool = False
+) -> Response:
+    """Serve by unique name, as in `/cat42.jpg`; registered last so it never shadows a route."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise NotFound("not found")
+    image = await run_in_threadpool(_open_by_name, ctx, caller, name)
+    cache = "private, max-age=60" if image.visibility is Visibility.PRIVATE else "public, max-age=60"
+    return await serve(request, ctx, image, download=download, cache_control=cache)
+
+
+def _open_by_name(ctx: Context, caller: Caller, name: str) -> Image:
+    return open_content(ctx, caller, name=name)
+
+
+async def serve(
+    request: Request, ctx: Context, image: Image, *, download: bool, cache_control: str
+) -> Response:
+    headers = {
+        "ETag": image.etag,
+        "Last-Modified": format_datetime(image.created_at, usegmt=True),
+        "Cache-Control": cache_control,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(image.filename, download=download),
+        "X-Content-Type-Options": "nosniff",
+    }
+    if _matches(request.headers.get("if-none-match"), image.etag):
+        return Response(status_code=304, headers=headers)
+    try:
+        byte_range = _range(request.headers.get("range"), image.size)
+    except Unsatisfiable:
+        return Response(
+            status_code=416,
+            headers={"Content-Range": f"bytes */{image.size}", "Accept-Ranges": "bytes"},
+            content=b'{"error":"requested range not satisfiable"}',
+            media_type="application/json",
+        )
+    if request.method == "HEAD":
+        return Response(
+            status_code=200,
+            headers={**headers, "Content-Length": str(image.size)},
+            media_type=image.content_type,
+        )
+    if byte_range is None:
+        data, _ = await run_in_threadpool(read_content, ctx, image)
+        return Response(content=data, status_code=200, headers=headers, media_type=image.content_type)
+    start, end = byte_range
+    data, _ = await run_in_threadpool(read_content, ctx, image, start, end)
+    headers["Content-Range"] = f"bytes {start}-{end}/{image.size}"
+    return Response(content=data, status_code=206, headers=headers, media_type=image.content_type)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in if_none_match.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def _range(header: str | None, size: int) -> tuple[int, int] | None:
+    """A single satisfiable range as (start, end inclusive); None to serve everything (no
+    header, or one we ignore as RFC 9110 allows: several ranges, other units)."""
+    if not header:
+        return None
+    match = RANGE.fullmatch(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        return None
+    first, last = match.groups()
+    if not first:
+        length = int(last)
+        if length == 0:
+            raise Unsatisfiable
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise Unsatisfiable
+    return start, end

@@ -1,0 +1,115 @@
+"""Turn an upload request (JSON with base64, or multipart with `file`/`files`) into drafts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from image_service.domain.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from image_service.services.uploads import UploadDraft
+
+DATA_URL = re.compile(r"data:([\w.+/-]*)(;[\w=.+-]+)*;base64,", re.IGNORECASE)
+METADATA_FIELDS = ("user_id", "filename", "name", "title", "description", "category", "visibility")
+
+
+class UploadJson(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    user_id: str | None = None
+    image_data: str = Field(validation_alias="image_data")
+    filename: str | None = None
+    name: str | None = None
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] | str | None = None
+    category: str | None = None
+    visibility: str | None = None
+
+
+async def drafts_from_request(request: Request, max_bytes: int) -> tuple[list[UploadDraft], bool]:
+    """The drafts, and whether the client sent a batch (multipart `files`)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = request.headers.get("content-length")
+    # base64 grows data by 4/3; multipart adds little. Refuse obviously oversized bodies unread.
+    if declared and declared.isdigit() and int(declared) > max_bytes * 4 // 3 + 1024 * 1024:
+        raise PayloadTooLarge(f"request body is larger than the limit for a {max_bytes}-byte image")
+    if content_type == "multipart/form-data":
+        return await _from_form(request, max_bytes)
+    if content_type in ("application/json", ""):
+        return _from_json(await request.body(), max_bytes), False
+    raise UnsupportedMediaType("send application/json with base64 image_data, or multipart/form-data")
+
+
+def _from_json(body: bytes, max_bytes: int) -> list[UploadDraft]:
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("body is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise InvalidInput("body must be a JSON object")
+    if "image_data" not in raw and "image_file" in raw:
+        raw["image_data"] = raw.pop("image_file")
+    try:
+        parsed = UploadJson.model_validate(raw)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise InvalidInput(f"invalid upload body: {fields}") from None
+    data = decode_base64(parsed.image_data, max_bytes)
+    values = parsed.model_dump(exclude={"image_data"})
+    return [UploadDraft(data=data, **values)]
+
+
+def decode_base64(text: str, max_bytes: int) -> bytes:
+    match = DATA_URL.match(text)
+    if match:
+        if not match.group(1).lower().startswith("image/"):
+            raise UnsupportedMediaType("the data URL is not an image")
+        text = text[match.end() :]
+    text = re.sub(r"\s+", "", text)
+    if len(text) * 3 // 4 > max_bytes + 3:
+        raise PayloadTooLarge(f"image is larger than {max_bytes} bytes")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("image_data is not valid base64") from None
+    if not data:
+        raise InvalidInput("image_data is empty")
+    return data
+
+
+async def _from_form(request: Request, max_bytes: int) -> tuple[list[UploadDraft], bool]:
+    try:
+        form = await request.form(max_files=100, max_fields=100)
+    except Exception as exc:  # python-multipart raises several unrelated types on malformed input
+        raise InvalidInput("malformed multipart body") from exc
+    try:
+        files = [f for f in form.getlist("files") + form.getlist("file") if isinstance(f, UploadFile)]
+        if not files:
+            raise InvalidInput("multipart upload needs a file in 'file' or files in 'files'")
+        meta: dict[str, Any] = {}
+        for key in METADATA_FIELDS:
+            value = form.get(key)
+            if value is not None and not isinstance(value, str):
+                raise InvalidInput(f"{key} must be a text field")
+            meta[key] = value
+        tags = [t for t in form.getlist("tags") if isinstance(t, str)]
+        if len(files) > 1 and meta["name"]:
+            raise InvalidInput("name can only be given for a single file")
+        drafts = []
+        for upload in files:
+            data = await upload.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise PayloadTooLarge(f"{upload.filename or 'file'}: image is larger than {max_bytes} bytes")
+            filename = meta["filename"] if len(files) == 1 and meta["filename"] else upload.filename
+            fields = {**meta, "filename": filename, "tags": ",".join(tags) if tags else None}
+            drafts.append(UploadDraft(data=data, **fields))
+        return drafts, bool(form.getlist("files"))
+    finally:
+        await form.close()

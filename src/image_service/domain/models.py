@@ -1,0 +1,131 @@
+"""The service's vocabulary: an image, who is asking, a list query and a page of results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    image_id: str
+    user_id: str
+    name: str
+    filename: str
+    content_type: str
+    format: str
+    width: int
+    height: int
+    size: int
+    checksum_sha256: str
+    s3_key: str
+    created_at: datetime
+    updated_at: datetime
+    title: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    category: str | None = None
+    visibility: Visibility = Visibility.PUBLIC
+    orientation: int | None = None
+    access_count: int = 0
+    last_accessed_at: datetime | None = None
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.checksum_sha256[:32]}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking. ``user_id`` None means anonymous.
+
+    ``trusted`` is the ``IMAGE_SERVICE_AUTH=none`` caller: it may change any image (the network
+    is the security boundary), but reads still follow visibility for the user it declares.
+    """
+
+    user_id: str | None = None
+    is_admin: bool = False
+    trusted: bool = False
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_id is None and not self.is_admin
+
+    def can_see(self, image: Image) -> bool:
+        return self.is_admin or image.visibility is Visibility.PUBLIC or image.user_id == self.user_id
+
+    def can_change(self, image: Image) -> bool:
+        return self.is_admin or self.trusted or (self.user_id is not None and image.user_id == self.user_id)
+
+
+ANONYMOUS = Caller()
+ADMIN = Caller(user_id=None, is_admin=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageQuery:
+    """A list query as the catalog sees it, after the services applied the caller's rights.
+
+    ``visible_to`` set means "only images that are public or owned by this user"; the services
+    only set it when neither ``user_id`` nor ``visibility`` already decides visibility, so the
+    catalog answers it as the union of two index ranges.
+    """
+
+    user_id: str | None = None
+    tags: tuple[str, ...] = ()
+    category: str | None = None
+    visibility: Visibility | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    visible_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Keyset:
+    """Position in the newest-first order: the last (created_at, image_id) a page returned."""
+
+    created_at: datetime
+    image_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    images: list[Image] = field(default_factory=list)
+    next: Keyset | None = None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key_id: str
+    user_id: str
+    key_hash: str
+    is_admin: bool
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, at millisecond precision (what the API shows and the catalog sorts on)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def format_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

@@ -1,0 +1,82 @@
+"""The ports the services need. Adapters implement them; nothing here knows a vendor.
+
+Adapters are named ``<Tech><Port>``: FilesystemBlobStore, SqliteImageCatalog, InMemoryBlobStore,
+and, for the AWS backend, S3BlobStore and DynamoDBImageCatalog.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page
+
+
+class BlobStore(Protocol):
+    """Image bytes by storage key. Keys are made by the service, never taken from clients."""
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store ``data`` atomically: a reader sees all of it or nothing."""
+
+    def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
+        """The bytes, or the inclusive range ``start..end``; NotFound if missing."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing key is not an error."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def ping(self) -> None:
+        """Raise BackendUnavailable unless the store answers."""
+
+
+class ImageCatalog(Protocol):
+    """Image metadata with its indexes. Names are unique; writes are atomic per image."""
+
+    def add(self, image: Image) -> None:
+        """Insert; Conflict if ``name`` is taken (or ``image_id`` exists)."""
+
+    def get(self, image_id: str) -> Image:
+        """NotFound if absent."""
+
+    def get_by_name(self, name: str) -> Image:
+        """NotFound if absent."""
+
+    def update(self, image: Image) -> None:
+        """Replace metadata of an existing image (NotFound / Conflict on a taken name)."""
+
+    def remove(self, image_id: str) -> Image:
+        """Delete the image and its index entries; return what was removed; NotFound if absent."""
+
+    def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
+        """Newest first; at most ``limit`` images; ``next`` set only if more match."""
+
+    def record_access(self, image_id: str, at: datetime) -> Image:
+        """Atomically add one to ``access_count`` and set ``last_accessed_at``."""
+
+    def ping(self) -> None:
+        """Raise BackendUnavailable unless the catalog answers."""
+
+
+class KeyStore(Protocol):
+    """API keys, stored only as hashes."""
+
+    def add_key(self, key: ApiKey) -> None: ...
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        """The active (not revoked) key with this hash, if any."""
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def revoke_key(self, key_id: str, at: datetime) -> None:
+        """NotFound if there is no such key."""
+
+
+class UrlSigner(Protocol):
+    """Expiring URLs that fetch an image's bytes without credentials."""
+
+    def presign(self, image: Image, *, expires_in: int, download: bool, now: datetime) -> str:
+        """A URL (absolute, or a path the API makes absolute) valid for ``expires_in`` seconds."""
+
+    def verify(self, image_id: str, *, expires: int, download: bool, signature: str, now: datetime) -> bool:
+        """True only for an unaltered, unexpired URL made by ``presign``."""

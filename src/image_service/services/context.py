@@ -1,0 +1,36 @@
+"""What every use case is handed: the ports plus the few values that shape behaviour."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from image_service.domain.models import utcnow
+from image_service.domain.signing import Signer
+from image_service.ports import BlobStore, ImageCatalog, KeyStore, UrlSigner
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+    default_url_expiry: int = 3600
+    max_url_expiry: int = 7 * 24 * 3600
+
+
+def new_image_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    blobs: BlobStore
+    catalog: ImageCatalog
+    keys: KeyStore
+    urls: UrlSigner
+    signer: Signer
+    limits: Limits = field(default_factory=Limits)
+    now: Callable[[], datetime] = utcnow
+    new_id: Callable[[], str] = new_image_id

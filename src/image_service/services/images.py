@@ -1,0 +1,166 @@
+"""Use cases on one stored image: view (signed URL), content, update, delete, bulk delete.
+
+Visibility rule used throughout: an image the caller may not see is NotFound, never Forbidden,
+so private images do not reveal that they exist; Forbidden is for visible images one may not change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from image_service.domain import validation
+from image_service.domain.errors import Forbidden, ImageServiceError, InvalidInput, NotFound, Unauthenticated
+from image_service.domain.models import Caller, Image
+from image_service.services.context import Context
+
+log = logging.getLogger(__name__)
+
+MAX_BULK = 100
+UPDATABLE = ("title", "description", "tags", "category", "visibility", "name")
+
+
+@dataclass(frozen=True, slots=True)
+class SignedUrl:
+    image: Image
+    url: str
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContentGrant:
+    """Proof from a signed URL's query string, checked instead of the caller's identity."""
+
+    expires: int
+    download: bool
+    signature: str
+
+
+def visible_image(ctx: Context, caller: Caller, image_id: str) -> Image:
+    image = ctx.catalog.get(image_id)
+    if not caller.can_see(image):
+        raise NotFound("image not found")
+    return image
+
+
+def require_identity(caller: Caller) -> None:
+    if caller.is_anonymous and not caller.trusted:
+        raise Unauthenticated("an API key is required to change images")
+
+
+def changeable_image(ctx: Context, caller: Caller, image_id: str) -> Image:
+    require_identity(caller)
+    image = visible_image(ctx, caller, image_id)
+    if not caller.can_change(image):
+        raise Forbidden("only the owner or an admin may change this image")
+    return image
+
+
+def view_image(
+    ctx: Context, caller: Caller, image_id: str, *, download: bool = False, expires_in: int | None = None
+) -> SignedUrl:
+    expires = ctx.limits.default_url_expiry if expires_in is None else expires_in
+    if not 1 <= expires <= ctx.limits.max_url_expiry:
+        raise InvalidInput(f"expires_in must be between 1 and {ctx.limits.max_url_expiry}")
+    image = visible_image(ctx, caller, image_id)
+    url = ctx.urls.presign(image, expires_in=expires, download=download, now=ctx.now())
+    return SignedUrl(image, url, expires)
+
+
+def open_content(
+    ctx: Context,
+    caller: Caller,
+    *,
+    image_id: str | None = None,
+    name: str | None = None,
+    grant: ContentGrant | None = None,
+) -> Image:
+    """The image whose bytes the caller may read, by id or by unique name."""
+    image = ctx.catalog.get(image_id) if image_id is not None else ctx.catalog.get_by_name(str(name))
+    if grant is not None:
+        if not ctx.urls.verify(
+            image.image_id,
+            expires=grant.expires,
+            download=grant.download,
+            signature=grant.signature,
+            now=ctx.now(),
+        ):
+            raise Forbidden("the signed URL is invalid or has expired")
+        return image
+    if not caller.can_see(image):
+        raise NotFound("image not found")
+    return image
+
+
+def read_content(
+    ctx: Context, image: Image, start: int | None = None, end: int | None = None
+) -> tuple[bytes, Image]:
+    """The bytes (or an inclusive range), counting one access once they were read."""
+    data = ctx.blobs.get(image.s3_key, start, end)
+    counted = ctx.catalog.record_access(image.image_id, ctx.now())
+    return data, counted
+
+
+def update_image(ctx: Context, caller: Caller, image_id: str, changes: dict[str, Any]) -> Image:
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise InvalidInput(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
+    image = changeable_image(ctx, caller, image_id)
+    values: dict[str, Any] = {}
+    for field, value in changes.items():
+        if value is None and field not in ("category",):
+            raise InvalidInput(f"{field} may not be null")
+        values[field] = {
+            "title": validation.title,
+            "description": validation.description,
+            "tags": validation.tags,
+            "category": validation.category,
+            "visibility": validation.visibility,
+            "name": validation.name,
+        }[field](value)
+    updated = dataclasses.replace(image, **values, updated_at=ctx.now())
+    ctx.catalog.update(updated)
+    return updated
+
+
+def delete_image(ctx: Context, caller: Caller, image_id: str) -> Image:
+    """Metadata first, then bytes: a failure in between leaves an orphan object (invisible,
+    found by fsck), never metadata that points at nothing."""
+    image = changeable_image(ctx, caller, image_id)
+    removed = ctx.catalog.remove(image.image_id)
+    try:
+        ctx.blobs.delete(removed.s3_key)
+    except ImageServiceError:
+        log.exception("image %s deleted but its object %s was not", image_id, removed.s3_key)
+    return removed
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    deleted: list[str]
+    failed: list[dict[str, str]]
+
+
+def delete_images(
+    ctx: Context, caller: Caller, image_ids: list[str], user_id: str | None = None
+) -> BulkResult:
+    if not 1 <= len(image_ids) <= MAX_BULK:
+        raise InvalidInput(f"image_ids must hold 1 to {MAX_BULK} ids")
+    require_identity(caller)
+    if user_id is not None and user_id != caller.user_id and not (caller.is_admin or caller.trusted):
+        raise Forbidden("user_id does not match your API key")
+    deleted: list[str] = []
+    failed: list[dict[str, str]] = []
+    for image_id in dict.fromkeys(image_ids):
+        try:
+            image = visible_image(ctx, caller, image_id)
+            if not caller.can_change(image) or (user_id is not None and image.user_id != user_id):
+                failed.append({"image_id": image_id, "reason": "forbidden"})
+                continue
+            delete_image(ctx, caller, image_id)
+            deleted.append(image_id)
+        except NotFound:
+            failed.append({"image_id": image_id, "reason": "not_found"})
+    return BulkResult(deleted, failed)

@@ -1,0 +1,51 @@
+"""API keys: made here, shown once, stored only as a SHA-256 hash, resolved to a Caller.
+
+Keys are 256-bit random tokens, so a fast hash is enough (no password-style stretching needed):
+nothing about a key can be guessed from its hash faster than guessing the key itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from image_service.domain import validation
+from image_service.domain.errors import Unauthenticated
+from image_service.domain.models import ApiKey, Caller
+from image_service.ports import KeyStore
+
+PREFIX = "isk_"
+
+
+def hash_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_key(store: KeyStore, user_id: str, *, is_admin: bool, now: datetime) -> tuple[ApiKey, str]:
+    key_id = secrets.token_hex(6)
+    token = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        key_id=key_id,
+        user_id=validation.user_id(user_id),
+        key_hash=hash_key(token),
+        is_admin=is_admin,
+        created_at=now,
+    )
+    store.add_key(key)
+    return key, token
+
+
+def authenticate(store: KeyStore, token: str) -> Caller:
+    key = store.find_key(hash_key(token)) if token.startswith(PREFIX) else None
+    if key is None:
+        raise Unauthenticated("invalid API key")
+    return Caller(user_id=key.user_id, is_admin=key.is_admin)
+
+
+def ensure_admin_key(store: KeyStore, now: datetime) -> str | None:
+    """On a first start with no keys at all, make an admin key and return it (to print once)."""
+    if store.list_keys():
+        return None
+    _, token = create_key(store, "admin", is_admin=True, now=now)
+    return token
