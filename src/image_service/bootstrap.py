@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
 from image_service.adapters.local_urls import LocalUrlSigner
@@ -12,6 +13,9 @@ from image_service.adapters.sqlite_catalog import SqliteImageCatalog
 from image_service.domain.signing import Signer
 from image_service.services.context import Context, Limits
 from image_service.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 class ConfigurationError(RuntimeError):
@@ -57,7 +61,25 @@ def read_or_create_secret(path: Path) -> bytes:
     except FileNotFoundError:
         pass
     secret = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secret)
-    return bytes.fromhex(secret)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        # link() fails if another process won the race; then everyone uses the winner's secret.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return bytes.fromhex(path.read_text().strip())
+
+
+def app_from_env() -> FastAPI:
+    """The ASGI app built from the environment: for `uvicorn --factory` and multi-worker serve."""
+    from image_service.api.app import create_app
+
+    settings = Settings()
+    return create_app(bootstrap(settings), auth=settings.auth, backend=settings.backend)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -48,6 +49,7 @@ def serve(
     data_dir: DataDir = None,
     backend: Annotated[str | None, typer.Option(help="local | aws")] = None,
     auth: Annotated[str | None, typer.Option(help="api-key | none")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each with its own connections)")] = 1,
 ) -> None:
     """Start the HTTP server."""
     import uvicorn
@@ -70,8 +72,17 @@ def serve(
         if token is not None:
             err.print("No API keys existed, so an admin key was created. It is shown only this once:")
             print(token, flush=True)
-    api = create_app(ctx, auth=settings.auth, backend=settings.backend)
-    uvicorn.run(api, host=host, port=port, access_log=False, log_config=None, server_header=False)
+    options = {"host": host, "port": port, "access_log": False, "log_config": None, "server_header": False}
+    if workers == 1:
+        uvicorn.run(create_app(ctx, auth=settings.auth, backend=settings.backend), **options)  # type: ignore[arg-type]
+        return
+    # Workers are separate processes that rebuild the app from the environment.
+    os.environ.update(
+        IMAGE_SERVICE_DATA_DIR=str(settings.data_dir.resolve()),
+        IMAGE_SERVICE_BACKEND=settings.backend,
+        IMAGE_SERVICE_AUTH=settings.auth,
+    )
+    uvicorn.run("image_service.bootstrap:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 def _configure_logging(level: str) -> None:

@@ -15,7 +15,12 @@ from image_service.domain.errors import ImageServiceError
 router = APIRouter(tags=["service"])
 
 
-@router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    response_model_exclude_none=True,
+    responses={503: {"model": HealthOut}},
+)
 def health(request: Request, ctx: ContextDep, deep: bool = False) -> Any:
     body: dict[str, Any] = {
         "status": "healthy",
