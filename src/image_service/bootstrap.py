@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
 from image_service.adapters.local_urls import LocalUrlSigner
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
+from image_service.adapters.sqlite_pending import SqlitePendingUploads
 from image_service.domain.signing import Signer
 from image_service.services.context import Context, Limits
 from image_service.settings import Settings
@@ -51,6 +52,7 @@ def local_context(settings: Settings) -> Context:
         urls=LocalUrlSigner(signer, settings.public_url),
         signer=signer,
         limits=limits_from(settings),
+        pending=SqlitePendingUploads(catalog),
     )
 
 

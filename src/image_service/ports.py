@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page
+from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, PendingUpload, UploadTarget
 
 
 class BlobStore(Protocol):
@@ -80,3 +80,23 @@ class UrlSigner(Protocol):
 
     def verify(self, image_id: str, *, expires: int, download: bool, signature: str, now: datetime) -> bool:
         """True only for an unaltered, unexpired URL made by ``presign``."""
+
+    def presign_upload(self, pending: PendingUpload, *, now: datetime) -> UploadTarget:
+        """Where and how the client sends the bytes of a direct upload, valid until it expires."""
+
+    def verify_upload(self, image_id: str, *, expires: int, signature: str, now: datetime) -> bool:
+        """True only for an unaltered, unexpired upload URL (when the service receives the bytes)."""
+
+
+class PendingUploads(Protocol):
+    """Direct uploads between their start and their completion."""
+
+    def add_pending(self, pending: PendingUpload) -> None: ...
+
+    def get_pending(self, image_id: str) -> PendingUpload:
+        """NotFound if absent."""
+
+    def remove_pending(self, image_id: str) -> None:
+        """Removing a missing one is not an error."""
+
+    def expired_pending(self, now: datetime, limit: int = 100) -> list[PendingUpload]: ...

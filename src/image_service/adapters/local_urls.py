@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlencode
 
-from image_service.domain.models import Image
+from image_service.domain.models import Image, PendingUpload, UploadTarget
 from image_service.domain.signing import Signer
 
 PURPOSE = "content-url"
+UPLOAD_PURPOSE = "upload-url"
 
 
 class LocalUrlSigner:
@@ -30,6 +31,21 @@ class LocalUrlSigner:
         if expires < now.timestamp():
             return False
         return self._signer.verify(PURPOSE, _message(image_id, expires, download), signature)
+
+    def presign_upload(self, pending: PendingUpload, *, now: datetime) -> UploadTarget:
+        expires = int(pending.expires_at.timestamp())
+        signature = self._signer.sign(UPLOAD_PURPOSE, f"{pending.image_id}\n{expires}")
+        query = urlencode({"expires": expires, "signature": signature})
+        return UploadTarget(
+            url=f"{self._base_url}/images/uploads/{pending.image_id}/data?{query}",
+            method="PUT",
+            headers={"Content-Type": pending.content_type},
+        )
+
+    def verify_upload(self, image_id: str, *, expires: int, signature: str, now: datetime) -> bool:
+        if expires < now.timestamp():
+            return False
+        return self._signer.verify(UPLOAD_PURPOSE, f"{image_id}\n{expires}", signature)
 
 
 def _message(image_id: str, expires: int, download: bool) -> str:

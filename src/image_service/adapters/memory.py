@@ -11,7 +11,7 @@ import threading
 from datetime import datetime
 
 from image_service.domain.errors import Conflict, NotFound
-from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, Visibility
+from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, PendingUpload, Visibility
 
 
 class InMemoryBlobStore:
@@ -133,3 +133,24 @@ class InMemoryImageCatalog:
             self.keys[key_id] = dataclasses.replace(self.keys[key_id], revoked_at=at)
         except KeyError:
             raise NotFound("no such key") from None
+
+
+class InMemoryPendingUploads:
+    def __init__(self) -> None:
+        self.pending: dict[str, PendingUpload] = {}
+
+    def add_pending(self, pending: PendingUpload) -> None:
+        self.pending[pending.image_id] = pending
+
+    def get_pending(self, image_id: str) -> PendingUpload:
+        try:
+            return self.pending[image_id]
+        except KeyError:
+            raise NotFound("no such pending upload") from None
+
+    def remove_pending(self, image_id: str) -> None:
+        self.pending.pop(image_id, None)
+
+    def expired_pending(self, now: datetime, limit: int = 100) -> list[PendingUpload]:
+        expired = sorted((p for p in self.pending.values() if p.expires_at < now), key=lambda p: p.expires_at)
+        return expired[:limit]

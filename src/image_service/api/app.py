@@ -8,7 +8,7 @@ from image_service import __version__
 from image_service.api import errors
 from image_service.api.deps import AuthMode
 from image_service.api.request_log import RequestLogMiddleware
-from image_service.api.routes import content, images, service
+from image_service.api.routes import content, direct_uploads, images, service
 from image_service.services.context import Context
 
 
@@ -24,9 +24,11 @@ def create_app(ctx: Context, *, auth: AuthMode = "api-key", backend: str = "loca
     errors.install(app)
 
     app.include_router(service.router)
+    app.include_router(direct_uploads.router)
     app.include_router(images.router)
     app.include_router(content.router)
     # Older clients of similar services: same handlers, hidden from the OpenAPI document.
+    app.include_router(direct_uploads.router, prefix="/api/v1", include_in_schema=False)
     app.include_router(images.router, prefix="/api/v1", include_in_schema=False)
     app.include_router(content.router, prefix="/api/v1", include_in_schema=False)
     app.include_router(_aliases(), include_in_schema=False)

@@ -15,6 +15,7 @@ from rich.table import Table
 from image_service.bootstrap import ConfigurationError, bootstrap
 from image_service.domain.errors import NotFound
 from image_service.domain.models import format_time, utcnow
+from image_service.services.direct_uploads import sweep_expired
 from image_service.services.keys import create_key, ensure_admin_key
 from image_service.settings import Settings
 
@@ -63,6 +64,8 @@ def serve(
     except ConfigurationError as exc:
         err.print(f"[red]cannot start:[/red] {exc}")
         raise typer.Exit(2) from None
+    if ctx.pending is not None:
+        sweep_expired(ctx, limit=10_000)
     if settings.auth == "none":
         err.print(
             "[yellow]WARNING: IMAGE_SERVICE_AUTH=none: no authentication, trusted networks only.[/yellow]"

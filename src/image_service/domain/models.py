@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Visibility(StrEnum):
@@ -112,6 +113,32 @@ class ApiKey:
     is_admin: bool
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpload:
+    """A direct upload that was started but not completed: where the bytes go, what was
+    declared, and the metadata to apply on completion. Expired ones are swept."""
+
+    image_id: str
+    user_id: str
+    blob_key: str
+    content_type: str
+    size: int
+    metadata: dict[str, Any]
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """How a client sends bytes directly to storage: a presigned S3 POST (``fields``) or a
+    signed PUT (``headers``)."""
+
+    url: str
+    method: str
+    fields: dict[str, str] | None = None
+    headers: dict[str, str] | None = None
 
 
 def utcnow() -> datetime:

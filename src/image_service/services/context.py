@@ -9,7 +9,7 @@ from datetime import datetime
 
 from image_service.domain.models import utcnow
 from image_service.domain.signing import Signer
-from image_service.ports import BlobStore, ImageCatalog, KeyStore, UrlSigner
+from image_service.ports import BlobStore, ImageCatalog, KeyStore, PendingUploads, UrlSigner
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,7 @@ class Limits:
     max_image_pixels: int = 50_000_000
     default_url_expiry: int = 3600
     max_url_expiry: int = 7 * 24 * 3600
+    direct_upload_expiry: int = 3600
 
 
 def new_image_id() -> str:
@@ -34,3 +35,4 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     now: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = new_image_id
+    pending: PendingUploads | None = None  # direct uploads; every real backend wires one

@@ -87,8 +87,10 @@ def _prepare(
         raise
 
 
-def build_image(ctx: Context, owner: str, draft: UploadDraft, info: ImageInfo) -> Image:
-    image_id = ctx.new_id()
+def build_image(
+    ctx: Context, owner: str, draft: UploadDraft, info: ImageInfo, image_id: str | None = None
+) -> Image:
+    image_id = image_id or ctx.new_id()
     now = ctx.now()
     default_name = f"{image_id}.{info.extension}"
     return Image(

@@ -1,0 +1,157 @@
+"""Direct uploads for files too large for a request body: start, send the bytes, complete.
+
+Timeline: (1) ``start`` validates the declared metadata, size and type, records a pending
+upload and returns where to send the bytes (presigned S3 POST, or the embedded backend's own
+signed PUT); (2) the client sends the bytes straight to storage; (3) ``complete`` decodes the
+stored bytes exactly like a normal upload and only then writes the catalog row. Invalid bytes
+are deleted. Pending uploads never completed expire and are swept (blob and record).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import timedelta
+from typing import Any
+
+from image_service.domain import validation
+from image_service.domain.errors import (
+    BackendUnavailable,
+    Conflict,
+    Forbidden,
+    ImageServiceError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from image_service.domain.models import Caller, Image, PendingUpload, UploadTarget
+from image_service.imaging import ACCEPTED_FORMATS, inspect_image
+from image_service.ports import PendingUploads
+from image_service.services.context import Context
+from image_service.services.uploads import UploadDraft, build_image, owner_for
+
+log = logging.getLogger(__name__)
+ACCEPTED_TYPES = {content_type for content_type, _ in ACCEPTED_FORMATS.values()}
+METADATA = ("filename", "name", "title", "description", "tags", "category", "visibility")
+
+
+def _pending_store(ctx: Context) -> PendingUploads:
+    if ctx.pending is None:
+        raise BackendUnavailable("direct uploads are not configured on this backend")
+    return ctx.pending
+
+
+def start_direct_upload(
+    ctx: Context, caller: Caller, draft: UploadDraft, *, content_type: str, size: int
+) -> tuple[PendingUpload, UploadTarget]:
+    store = _pending_store(ctx)
+    owner = owner_for(caller, draft.user_id)
+    if content_type.lower() not in ACCEPTED_TYPES:
+        raise UnsupportedMediaType(f"content_type must be one of {', '.join(sorted(ACCEPTED_TYPES))}")
+    if size < 1:
+        raise InvalidInput("size must be a positive number of bytes")
+    if size > ctx.limits.max_image_bytes:
+        raise PayloadTooLarge(f"image is larger than {ctx.limits.max_image_bytes} bytes")
+    metadata = _validated_metadata(draft)
+    sweep_expired(ctx)
+    now = ctx.now()
+    image_id = ctx.new_id()
+    pending = PendingUpload(
+        image_id=image_id,
+        user_id=owner,
+        blob_key=f"{owner}/{image_id}",
+        content_type=content_type.lower(),
+        size=size,
+        metadata=metadata,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ctx.limits.direct_upload_expiry),
+    )
+    store.add_pending(pending)
+    return pending, ctx.urls.presign_upload(pending, now=now)
+
+
+def _validated_metadata(draft: UploadDraft) -> dict[str, Any]:
+    """Check now what can be checked before the bytes exist, so completion rarely fails."""
+    if draft.name:
+        validation.name(draft.name)
+    validation.title(draft.title or "")
+    validation.description(draft.description or "")
+    tags = list(validation.tags(draft.tags))
+    validation.category(draft.category)
+    validation.visibility(draft.visibility)
+    values = {key: getattr(draft, key) for key in METADATA}
+    values["tags"] = tags
+    return values
+
+
+def receive_upload(ctx: Context, image_id: str, *, expires: int, signature: str, data: bytes) -> None:
+    """The embedded backend's stand-in for S3: accept the bytes sent to a signed upload URL."""
+    store = _pending_store(ctx)
+    if not ctx.urls.verify_upload(image_id, expires=expires, signature=signature, now=ctx.now()):
+        raise Forbidden("the upload URL is invalid or has expired")
+    pending = store.get_pending(image_id)
+    if len(data) > pending.size or len(data) > ctx.limits.max_image_bytes:
+        raise PayloadTooLarge(f"the upload is larger than the declared {pending.size} bytes")
+    ctx.blobs.put(pending.blob_key, data, pending.content_type)
+
+
+def complete_direct_upload(ctx: Context, caller: Caller, image_id: str) -> Image:
+    store = _pending_store(ctx)
+    pending = store.get_pending(image_id)
+    if not (caller.is_admin or caller.trusted or caller.user_id == pending.user_id):
+        raise NotFound("no such pending upload")
+    if pending.expires_at < ctx.now():
+        _discard(ctx, pending)
+        raise NotFound("the upload has expired")
+    try:
+        data = ctx.blobs.get(pending.blob_key)
+    except NotFound:
+        raise InvalidInput("no bytes were uploaded for this image yet") from None
+    try:
+        info = inspect_image(
+            data, max_bytes=ctx.limits.max_image_bytes, max_pixels=ctx.limits.max_image_pixels
+        )
+        draft = UploadDraft(data=data, user_id=pending.user_id, **pending.metadata)
+        image = dataclasses.replace(
+            build_image(ctx, pending.user_id, draft, info, image_id=pending.image_id), s3_key=pending.blob_key
+        )
+        ctx.catalog.add(image)
+    except Conflict:
+        if _already_completed(ctx, pending):
+            return ctx.catalog.get(pending.image_id)
+        _discard(ctx, pending)
+        raise
+    except ImageServiceError:
+        # Invalid bytes or a name taken meanwhile: nothing of this upload may stay behind.
+        _discard(ctx, pending)
+        raise
+    store.remove_pending(pending.image_id)
+    return image
+
+
+def _already_completed(ctx: Context, pending: PendingUpload) -> bool:
+    """A concurrent complete of the same upload won the race: its row (and blob) must stay."""
+    try:
+        ctx.catalog.get(pending.image_id)
+    except NotFound:
+        return False
+    return True
+
+
+def sweep_expired(ctx: Context, limit: int = 100) -> int:
+    """Delete the bytes and records of pending uploads past their expiry; returns how many."""
+    store = _pending_store(ctx)
+    expired = store.expired_pending(ctx.now(), limit)
+    for pending in expired:
+        _discard(ctx, pending)
+    return len(expired)
+
+
+def _discard(ctx: Context, pending: PendingUpload) -> None:
+    try:
+        ctx.blobs.delete(pending.blob_key)
+    except ImageServiceError:
+        log.exception("could not delete the bytes of pending upload %s", pending.image_id)
+        return  # keep the record so a later sweep retries
+    _pending_store(ctx).remove_pending(pending.image_id)
