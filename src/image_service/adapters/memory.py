@@ -87,7 +87,11 @@ class InMemoryImageCatalog:
                 raise NotFound("image not found")
             if any(i.name == image.name and i.image_id != image.image_id for i in self.images.values()):
                 raise Conflict(f"name '{image.name}' is already taken")
-            self.images[image.image_id] = image
+            # Access counts belong to record_access; keep the ones counted since ``image`` was read.
+            current = self.images[image.image_id]
+            self.images[image.image_id] = dataclasses.replace(
+                image, access_count=current.access_count, last_accessed_at=current.last_accessed_at
+            )
 
     def remove(self, image_id: str) -> Image:
         with self._lock:

@@ -36,6 +36,7 @@ SELECT_COLUMNS = ", ".join(f"i.{c}" for c in COLUMNS)
 TAG_SELECT_COLUMNS = ", ".join(
     f"t.{c} AS {c}" if c in ("image_id", "created_at") else f"i.{c}" for c in COLUMNS
 )
+ACCESS_COLUMNS = ("access_count", "last_accessed_at")
 # Column indexes that drive a list query, by facet, with the alias that holds its keyset.
 DRIVERS = {
     "user_id": "images_by_user",
@@ -132,10 +133,14 @@ class SqliteImageCatalog:
         return _image(row)
 
     def update(self, image: Image) -> None:
+        # The access columns belong to record_access: writing back the counts of the image as it
+        # was read would drop the accesses counted between that read and this write.
+        columns = [c for c in COLUMNS[1:] if c not in ACCESS_COLUMNS]
+        values = [v for c, v in zip(COLUMNS, _row(image), strict=True) if c in columns]
         with self._write() as conn:
-            assignments = ", ".join(f"{c} = ?" for c in COLUMNS[1:])
+            assignments = ", ".join(f"{c} = ?" for c in columns)
             cursor = conn.execute(
-                f"UPDATE images SET {assignments} WHERE image_id = ?", (*_row(image)[1:], image.image_id)
+                f"UPDATE images SET {assignments} WHERE image_id = ?", (*values, image.image_id)
             )
             if cursor.rowcount == 0:
                 raise NotFound("image not found")
@@ -178,7 +183,9 @@ class SqliteImageCatalog:
 
     def list_sql(self, query: ImageQuery, limit: int, after: Keyset | None) -> tuple[str, list[Any]]:
         """The SQL for one page; public so tests can EXPLAIN QUERY PLAN it."""
-        if query.visible_to is None:
+        if query.visible_to is None or query.user_id is not None or query.visibility is not None:
+            # A user or visibility filter already picks one index range; visible_to, if set, is
+            # then only a residual condition on it (the arms below would override those filters).
             return self._arm(query, limit, after)
         # "Public, or mine": two index ranges merged, each already newest first and limited.
         public = ImageQuery(**{**_fields(query), "visible_to": None, "visibility": Visibility.PUBLIC})
@@ -215,6 +222,9 @@ class SqliteImageCatalog:
             if value is not None:
                 where.append(f"i.{facet} = ?")
                 params.append(str(value))
+        if query.visible_to is not None:
+            where.append("(i.visibility = ? OR i.user_id = ?)")
+            params.extend([Visibility.PUBLIC.value, query.visible_to])
         for tag in other_tags:
             where.append("EXISTS (SELECT 1 FROM image_tags x WHERE x.image_id = i.image_id AND x.tag = ?)")
             params.append(tag)

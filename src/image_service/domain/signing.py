@@ -22,4 +22,5 @@ class Signer:
         return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
 
     def verify(self, purpose: str, message: str, signature: str) -> bool:
-        return hmac.compare_digest(self.sign(purpose, message), signature)
+        # compare_digest raises TypeError on non-ASCII str; a signature we made is always ASCII.
+        return signature.isascii() and hmac.compare_digest(self.sign(purpose, message), signature)

@@ -36,7 +36,14 @@ def text(field: str, value: str, limit: int) -> str:
         raise InvalidInput(f"{field} must be at most {limit} characters")
     if any(ord(c) < 32 and c not in "\n\t" for c in value):
         raise InvalidInput(f"{field} must not contain control characters")
+    if _has_surrogate(value):
+        raise InvalidInput(f"{field} must be valid Unicode text")
     return value
+
+
+def _has_surrogate(value: str) -> bool:
+    """JSON may escape lone surrogates (``"\\ud800"``); no UTF-8 store or header can hold them."""
+    return any("\ud800" <= c <= "\udfff" for c in value)
 
 
 def title(value: str) -> str:
@@ -70,6 +77,8 @@ def tags(value: str | Iterable[str] | None) -> tuple[str, ...]:
             raise InvalidInput(f"a tag must be at most {MAX_TAG} characters")
         if any(ord(c) < 32 for c in tag):
             raise InvalidInput("tags must not contain control characters")
+        if _has_surrogate(tag):
+            raise InvalidInput("tags must be valid Unicode text")
         seen.setdefault(tag, None)
     if len(seen) > MAX_TAGS:
         raise InvalidInput(f"at most {MAX_TAGS} tags are allowed")
@@ -90,5 +99,5 @@ def filename(value: str | None, fallback: str) -> str:
     if not value:
         return fallback
     base = re.split(r"[\\/]", value)[-1]
-    base = "".join(c for c in base if ord(c) >= 32 and c != "\x7f").strip()
+    base = "".join(c for c in base if ord(c) >= 32 and c != "\x7f" and not _has_surrogate(c)).strip()
     return base[:MAX_FILENAME] or fallback

@@ -121,6 +121,10 @@ def decode_cursor(signer: Signer, filters: ListFilters, token: str) -> Keyset:
         body = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid from None
+    # Base64 ignores the spare bits of a last character, so several spellings decode to one body;
+    # only the one we issued is accepted, or a changed cursor would still pass.
+    if base64.urlsafe_b64encode(body.encode()).decode().rstrip("=") != encoded:
+        raise invalid
     if not signature or not signer.verify(CURSOR_PURPOSE, f"{filters.fingerprint()}\n{body}", signature):
         raise invalid
     try:

@@ -1,0 +1,152 @@
+"""Every contract suite runs against every adapter of its port.
+
+An adapter joins a suite by adding its name to ``BLOB_STORES``, ``CATALOGS`` or
+``PENDING_UPLOADS`` and a branch to the matching ``open_*`` function (S3BlobStore and
+DynamoDBImageCatalog on LocalStack, later).
+The session-scoped ``*_factory`` fixtures exist for hypothesis tests, which need a fresh adapter
+per example and may not use function-scoped fixtures such as ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from image_service.adapters.filesystem_blobs import FilesystemBlobStore
+from image_service.adapters.memory import InMemoryBlobStore, InMemoryImageCatalog, InMemoryPendingUploads
+from image_service.adapters.sqlite_catalog import SqliteImageCatalog
+from image_service.adapters.sqlite_pending import SqlitePendingUploads
+from image_service.domain.models import Image, Visibility
+from image_service.ports import BlobStore, ImageCatalog, KeyStore, PendingUploads
+
+BLOB_STORES = ["memory", "filesystem"]
+CATALOGS = ["memory", "sqlite"]
+PENDING_UPLOADS = ["memory", "sqlite"]
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Catalog(ImageCatalog, KeyStore, Protocol):
+    """Both catalogs keep the API keys too."""
+
+
+@contextmanager
+def open_blob_store(kind: str, directory: Path) -> Iterator[BlobStore]:
+    match kind:
+        case "memory":
+            yield InMemoryBlobStore()
+        case "filesystem":
+            yield FilesystemBlobStore(directory / "blobs")
+        case _:
+            raise ValueError(kind)
+
+
+@contextmanager
+def open_catalog(kind: str, directory: Path) -> Iterator[Catalog]:
+    match kind:
+        case "memory":
+            yield InMemoryImageCatalog()
+        case "sqlite":
+            catalog = SqliteImageCatalog(directory / "c.db")
+            try:
+                yield catalog
+            finally:
+                catalog.close()
+        case _:
+            raise ValueError(kind)
+
+
+@contextmanager
+def open_pending_uploads(kind: str, directory: Path) -> Iterator[PendingUploads]:
+    match kind:
+        case "memory":
+            yield InMemoryPendingUploads()
+        case "sqlite":
+            catalog = SqliteImageCatalog(directory / "c.db")
+            try:
+                yield SqlitePendingUploads(catalog)
+            finally:
+                catalog.close()
+        case _:
+            raise ValueError(kind)
+
+
+Opener = Callable[[Path], AbstractContextManager[Any]]
+
+
+@pytest.fixture(scope="session", params=BLOB_STORES)
+def blob_store_factory(request: pytest.FixtureRequest) -> Opener:
+    return partial(open_blob_store, request.param)
+
+
+@pytest.fixture(scope="session", params=CATALOGS)
+def catalog_factory(request: pytest.FixtureRequest) -> Opener:
+    return partial(open_catalog, request.param)
+
+
+@pytest.fixture
+def blob_store(blob_store_factory: Opener, tmp_path: Path) -> Iterator[BlobStore]:
+    with blob_store_factory(tmp_path) as store:
+        yield store
+
+
+@pytest.fixture
+def catalog(catalog_factory: Opener, tmp_path: Path) -> Iterator[Catalog]:
+    with catalog_factory(tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture(params=PENDING_UPLOADS)
+def pending_uploads(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PendingUploads]:
+    with open_pending_uploads(request.param, tmp_path) as store:
+        yield store
+
+
+_serial = itertools.count()
+
+
+def build_image(image_id: str | None = None, **fields: Any) -> Image:
+    """A complete Image with every field set; ``fields`` override. Times are whole milliseconds,
+    the precision every catalog keeps."""
+    image_id = image_id or f"img-{next(_serial):05d}"
+    created = fields.pop("created_at", T0)
+    values: dict[str, Any] = {
+        "user_id": "alice",
+        "name": f"{image_id}.png",
+        "filename": "IMG 1.PNG",
+        "content_type": "image/png",
+        "format": "PNG",
+        "width": 3,
+        "height": 2,
+        "size": 123,
+        "checksum_sha256": "ab" * 32,
+        "s3_key": f"alice/{image_id}",
+        "created_at": created,
+        "updated_at": created,
+        "title": "A title",
+        "description": "A description\nwith two lines",
+        "tags": ("cat", "sunset"),
+        "category": "pets",
+        "visibility": Visibility.PUBLIC,
+        "orientation": 6,
+    }
+    values.update(fields)
+    return Image(image_id=image_id, **values)
+
+
+@pytest.fixture(scope="session")
+def make_image() -> Callable[..., Image]:
+    return build_image
+
+
+@pytest.fixture(scope="session")
+def at() -> Callable[[int], datetime]:
+    """``at(n)``: n minutes after a fixed instant."""
+    return lambda minutes: T0 + timedelta(minutes=minutes)

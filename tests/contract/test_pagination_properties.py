@@ -1,0 +1,118 @@
+"""Pagination invariants of ImageCatalog.find, on every catalog, for random data and queries.
+
+Walking all pages with ``after=page.next`` returns exactly the reference matches
+(``adapters.memory.matches``, newest first, image_id as tiebreak), each once and in order; a page
+holds ``limit`` images whenever at least that many remain; ``next`` is set exactly when more
+remain, so no page is empty while it is set. Few timestamps and short ids make ties common.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from image_service.adapters.memory import matches
+from image_service.domain.models import Image, ImageQuery, Keyset, Visibility
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+TIMES = [T0 + timedelta(seconds=s) for s in (0, 1, 2, 60, 3600)]
+USERS = ["alice", "bob", "carol"]
+TAGS = ["a", "b", "c", "d"]
+CATEGORIES = [None, "pets", "art"]
+
+optional = st.none().__or__
+
+images_data = st.lists(
+    st.tuples(
+        st.text("0123abcz", min_size=1, max_size=3),  # image_id: short, so ties sort by it
+        st.sampled_from(USERS),
+        st.lists(st.sampled_from(TAGS), unique=True, max_size=3),
+        st.sampled_from(CATEGORIES),
+        st.sampled_from(list(Visibility)),
+        st.sampled_from(TIMES),
+    ),
+    max_size=30,
+    unique_by=lambda row: row[0],
+)
+
+# Bounds also fall between and outside the stored times.
+bounds = st.sampled_from(
+    [*TIMES, T0 - timedelta(seconds=1), T0 + timedelta(milliseconds=1500), T0 + timedelta(days=1)]
+)
+
+queries = st.builds(
+    ImageQuery,
+    user_id=optional(st.sampled_from([*USERS, "nobody"])),
+    tags=st.lists(st.sampled_from([*TAGS, "zzz"]), unique=True, max_size=3).map(tuple),
+    category=optional(st.sampled_from(["pets", "art", "none-such"])),
+    visibility=optional(st.sampled_from(list(Visibility))),
+    created_after=optional(bounds),
+    created_before=optional(bounds),
+    visible_to=optional(st.sampled_from([*USERS, "nobody"])),
+)
+
+
+def build(row: tuple[Any, ...], index: int) -> Image:
+    image_id, user, tags, category, visibility, created = row
+    return Image(
+        image_id=image_id,
+        user_id=user,
+        name=f"n{index}.png",
+        filename="f.png",
+        content_type="image/png",
+        format="PNG",
+        width=1,
+        height=1,
+        size=1,
+        checksum_sha256="0" * 64,
+        s3_key=f"{user}/{image_id}",
+        created_at=created,
+        updated_at=created,
+        tags=tuple(tags),
+        category=category,
+        visibility=visibility,
+    )
+
+
+def walk(catalog: Any, query: ImageQuery, limit: int, expected: list[Image]) -> None:
+    position = 0
+    after: Keyset | None = None
+    for _ in range(len(expected) + 1):
+        page = catalog.find(query, limit, after)
+        assert page.images == expected[position : position + limit], (query, limit, after)
+        position += len(page.images)
+        more = position < len(expected)
+        assert (page.next is not None) == more, (query, limit, after)
+        if page.next is None:
+            return
+        assert page.images, "a page is never empty while next is set"
+        assert page.next == Keyset(page.images[-1].created_at, page.images[-1].image_id)
+        after = page.next
+    raise AssertionError("the walk did not end")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=images_data,
+    cases=st.lists(st.tuples(queries, st.integers(1, 7)), min_size=1, max_size=4),
+)
+def test_walking_all_pages_returns_every_match_once_in_order(
+    catalog_factory: Callable[[Path], Any], rows: list[tuple[Any, ...]], cases: list[tuple[ImageQuery, int]]
+) -> None:
+    images = [build(row, index) for index, row in enumerate(rows)]
+    with tempfile.TemporaryDirectory() as directory, catalog_factory(Path(directory)) as catalog:
+        for image in images:
+            catalog.add(image)
+        for query, limit in cases:
+            expected = sorted(
+                (i for i in images if matches(i, query)),
+                key=lambda i: (i.created_at, i.image_id),
+                reverse=True,
+            )
+            walk(catalog, query, limit, expected)
