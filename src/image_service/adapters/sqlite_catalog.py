@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from image_service.adapters.sqlite_db import SqliteDatabase
 from image_service.adapters.sqlite_schema import COLUMNS, SCHEMA, SCHEMA_VERSION
-from image_service.domain.errors import BackendUnavailable, Conflict, NotFound
+from image_service.domain.errors import NotFound
 from image_service.domain.models import (
     ApiKey,
     Image,
@@ -47,64 +46,18 @@ DRIVERS = {
 
 class SqliteImageCatalog:
     def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        self.db = SqliteDatabase(path, busy_timeout_ms=busy_timeout_ms)
+        self.path = self.db.path
+        self._conn = self.db.connection
+        self._errors = self.db.errors
+        self._write = self.db.write
         with self._errors():
             conn = self._conn()
             conn.executescript(SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    # -- connections ---------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
-
     def close(self) -> None:
-        with self._all_lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-        self._local = threading.local()
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.IntegrityError as exc:
-            raise Conflict("name is already taken") from exc
-        except sqlite3.Error as exc:
-            raise BackendUnavailable("catalog is unavailable") from exc
-
-    @contextmanager
-    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        with self._errors():
-            if not durable:
-                conn.execute("PRAGMA synchronous = NORMAL")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            finally:
-                if not durable:
-                    conn.execute("PRAGMA synchronous = FULL")
+        self.db.close()
 
     # -- images --------------------------------------------------------------------------
     def add(self, image: Image) -> None:

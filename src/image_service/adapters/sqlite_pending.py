@@ -1,4 +1,4 @@
-"""SqlitePendingUploads: direct uploads between start and completion, in the catalog's database."""
+"""SqlitePendingUploads: direct uploads between start and completion, in the catalog's database file."""
 
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending_uploads (expires_at);
 
 class SqlitePendingUploads:
     def __init__(self, catalog: SqliteImageCatalog) -> None:
-        self._db = catalog
-        with self._db._errors():
-            self._db._conn().executescript(SCHEMA)
+        self._db = catalog.db
+        with self._db.errors():
+            self._db.connection().executescript(SCHEMA)
 
     def add_pending(self, pending: PendingUpload) -> None:
-        with self._db._write() as conn:
+        with self._db.write() as conn:
             conn.execute(
                 "INSERT INTO pending_uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -49,9 +49,9 @@ class SqlitePendingUploads:
             )
 
     def get_pending(self, image_id: str) -> PendingUpload:
-        with self._db._errors():
+        with self._db.errors():
             row = (
-                self._db._conn()
+                self._db.connection()
                 .execute("SELECT * FROM pending_uploads WHERE image_id = ?", (image_id,))
                 .fetchone()
             )
@@ -60,13 +60,13 @@ class SqlitePendingUploads:
         return _pending(row)
 
     def remove_pending(self, image_id: str) -> None:
-        with self._db._write() as conn:
+        with self._db.write() as conn:
             conn.execute("DELETE FROM pending_uploads WHERE image_id = ?", (image_id,))
 
     def expired_pending(self, now: datetime, limit: int = 100) -> list[PendingUpload]:
-        with self._db._errors():
+        with self._db.errors():
             rows = (
-                self._db._conn()
+                self._db.connection()
                 .execute(
                     "SELECT * FROM pending_uploads WHERE expires_at < ? ORDER BY expires_at LIMIT ?",
                     (format_time(now), limit),
