@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from image_service.domain.errors import BackendUnavailable, Conflict
+from image_service.domain.errors import BackendUnavailable, Conflict, InvalidInput
 
 
 class SqliteDatabase:
@@ -50,6 +50,8 @@ class SqliteDatabase:
     def errors(self) -> Iterator[None]:
         try:
             yield
+        except UnicodeEncodeError as exc:  # lone surrogates cannot be stored as UTF-8
+            raise InvalidInput("text is not valid Unicode") from exc
         except sqlite3.IntegrityError as exc:
             raise Conflict("name is already taken") from exc
         except sqlite3.Error as exc:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, FastAPI
 
 from image_service import __version__
@@ -33,15 +36,42 @@ def create_app(ctx: Context, *, auth: AuthMode = "api-key", backend: str = "loca
     app.include_router(content.router, prefix="/api/v1", include_in_schema=False)
     app.include_router(_aliases(), include_in_schema=False)
     # Last, so that `/{name}` never shadows /health, /docs or /openapi.json.
-    app.add_api_route(
-        "/{name}",
-        content.content_by_name,
-        methods=["GET", "HEAD"],
-        tags=["content"],
-        responses=content.BINARY,
-    )
+    for method in ("GET", "HEAD"):  # one route per method: distinct operationIds
+        app.add_api_route(
+            "/{name}",
+            content.content_by_name,
+            methods=[method],
+            tags=["content"],
+            responses=content.BINARY,
+        )
     app.add_middleware(RequestLogMiddleware)
+    app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI documents a 422 on every operation with parameters, but this API answers request
+    validation errors with 400 {"error"} (errors.on_validation_error): document that instead."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = FastAPI.openapi(app)  # builds and caches app.openapi_schema; edited in place
+        error = {"$ref": "#/components/schemas/ErrorOut"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if responses.pop("422", None) is not None and "400" not in responses:
+                    responses["400"] = {
+                        "description": "Invalid parameter or body",
+                        "content": {"application/json": {"schema": error}},
+                    }
+        schemas = schema.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        return schema
+
+    return openapi
 
 
 def _aliases() -> APIRouter:

@@ -47,7 +47,14 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal error")
+    response = error_response(500, "internal error")
+    # Starlette re-raises after this answer and the server then drops the connection: say so,
+    # or a keep-alive client sends its next request into a closed socket.
+    response.headers["Connection"] = "close"
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        response.headers["X-Request-ID"] = request_id
+    return response
 
 
 def install(app: FastAPI) -> None:

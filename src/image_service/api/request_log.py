@@ -30,6 +30,9 @@ class RequestLogMiddleware:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})
+        # Unhandled errors are answered by Starlette's outermost middleware, which never passes
+        # through send_with_id below: errors.on_unexpected reads the id from here instead.
+        state["request_id"] = request_id
         status = 500
 
         async def send_with_id(message: Message) -> None:

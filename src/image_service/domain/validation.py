@@ -24,6 +24,15 @@ def user_id(value: str) -> str:
     return value
 
 
+IMAGE_ID_PATTERN = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+
+
+def image_id(value: str) -> str:
+    if not IMAGE_ID_PATTERN.fullmatch(value):
+        raise InvalidInput("an image id is 1-128 characters of A-Z a-z 0-9 _ -")
+    return value
+
+
 def name(value: str) -> str:
     if not NAME_PATTERN.fullmatch(value):
         raise InvalidInput("name must be 1-128 characters of A-Z a-z 0-9 . _ - and not start with '.'")

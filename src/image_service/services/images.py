@@ -149,6 +149,8 @@ def delete_images(
     if not 1 <= len(image_ids) <= MAX_BULK:
         raise InvalidInput(f"image_ids must hold 1 to {MAX_BULK} ids")
     require_identity(caller)
+    for image_id in image_ids:
+        validation.image_id(image_id)
     if user_id is not None and user_id != caller.user_id and not (caller.is_admin or caller.trusted):
         raise Forbidden("user_id does not match your API key")
     deleted: list[str] = []

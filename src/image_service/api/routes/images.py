@@ -76,11 +76,16 @@ UPLOAD_BODY = {
     "/images",
     status_code=201,
     response_model=UploadOut,
+    # One image answers {message, image_id, metadata}, a batch {message, images}: leave out the
+    # other shape's keys rather than sending them as null.
+    response_model_exclude_unset=True,
     openapi_extra=UPLOAD_BODY,
     responses={409: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
 )
 async def upload(request: Request, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     """Upload one image (JSON base64 or multipart `file`) or several (multipart `files`)."""
+    # 401 before reading, let alone decoding, a body of up to MAX_IMAGE_SIZE from an unknown caller.
+    image_service.require_identity(caller)
     drafts, batch = await drafts_from_request(request, ctx.limits.max_image_bytes)
     stored = await run_in_threadpool(upload_images, ctx, caller, drafts)
     if not batch:
@@ -100,7 +105,7 @@ def _time(name: str, value: str | None) -> datetime | None:
         return None
     try:
         return parse_time(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # Overflow: e.g. year 1 at +01:00 is before UTC's year 1
         raise InvalidInput(f"{name} must be an ISO 8601 time") from None
 
 

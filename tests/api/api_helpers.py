@@ -1,0 +1,106 @@
+"""Helpers shared by the API tests: images made with Pillow, error-body checks, list walking."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import random
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def image_bytes(
+    fmt: str = "PNG", width: int = 8, height: int = 8, color: tuple[int, int, int] = (200, 30, 30)
+) -> bytes:
+    """A small, valid image; the colour is randomised a little so that checksums differ."""
+    jitter = tuple(min(255, c + random.randint(0, 20)) for c in color)
+    img = Image.new("RGB", (width, height), jitter)
+    out = io.BytesIO()
+    img.save(out, format=fmt)
+    return out.getvalue()
+
+
+def png(width: int = 8, height: int = 8) -> bytes:
+    return image_bytes("PNG", width, height)
+
+
+def jpeg(width: int = 16, height: int = 16) -> bytes:
+    return image_bytes("JPEG", width, height)
+
+
+def noise_png(width: int, height: int) -> bytes:
+    """A PNG that does not compress: about 3 bytes per pixel."""
+    img = Image.frombytes("RGB", (width, height), random.randbytes(width * height * 3))
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def assert_error(response: httpx.Response, status: int | tuple[int, ...]) -> str:
+    """The contract's error shape: the status, a JSON {"error": "..."} body, no stack trace."""
+    expected = status if isinstance(status, tuple) else (status,)
+    assert response.status_code in expected, (response.status_code, response.text)
+    assert response.status_code != 422
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert isinstance(body, dict)
+    assert isinstance(body.get("error"), str) and body["error"], body
+    assert set(body) <= {"error", "details"}, body
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    assert response.headers.get("x-request-id")
+    return str(body["error"])
+
+
+def list_all(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
+    """Every image a caller sees for these filters, walking the cursor to the end."""
+    images: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"limit": 100, **params}
+    for _ in range(1000):
+        response = client.get("/images", params=query)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        images.extend(body["images"])
+        if not body["has_more"]:
+            return images
+        query["cursor"] = body["next_cursor"]
+    raise AssertionError("the cursor never ended")
+
+
+def blob_path(data_dir: Path, s3_key: str) -> Path:
+    """Where the embedded backend keeps an object (FilesystemBlobStore's sharded layout)."""
+    digest = hashlib.sha256(s3_key.encode()).hexdigest()
+    return data_dir / "blobs" / digest[:2] / digest[2:4] / digest
+
+
+def blob_files(data_dir: Path) -> set[Path]:
+    return {p for p in (data_dir / "blobs").rglob("*") if p.is_file()}
+
+
+def stored_state(admin: httpx.Client, data_dir: Path) -> tuple[set[str], set[Path]]:
+    """What a server holds: every image id in the catalog (as the admin sees it) and every blob."""
+    return {i["image_id"] for i in list_all(admin)}, blob_files(data_dir)
+
+
+def parse_iso(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    assert parsed.tzinfo is not None, value
+    return parsed
+
+
+def iso_z(value: datetime) -> str:
+    """The contract's time format: UTC, milliseconds, a Z suffix."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
