@@ -29,6 +29,7 @@ from image_service.domain.models import Caller, Image, PendingUpload, UploadTarg
 from image_service.imaging import ACCEPTED_FORMATS, inspect_image
 from image_service.ports import PendingUploads
 from image_service.services.context import Context
+from image_service.services.images import require_identity
 from image_service.services.uploads import UploadDraft, build_image, owner_for
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def receive_upload(ctx: Context, image_id: str, *, expires: int, signature: str,
 
 
 def complete_direct_upload(ctx: Context, caller: Caller, image_id: str) -> Image:
+    require_identity(caller)
     store = _pending_store(ctx)
     pending = store.get_pending(image_id)
     if not (caller.is_admin or caller.trusted or caller.user_id == pending.user_id):
