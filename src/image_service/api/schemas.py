@@ -5,6 +5,21 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class MetadataIn(BaseModel):
+    """What a client may say about a new image, in every upload form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = None
+    filename: str | None = None
+    name: str | None = None
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] | str | None = None
+    category: str | None = None
+    visibility: str | None = None
+
+
 class ImageOut(BaseModel):
     image_id: str
     user_id: str

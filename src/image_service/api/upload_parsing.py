@@ -9,9 +9,10 @@ import re
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from image_service.api.schemas import MetadataIn
 from image_service.domain.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from image_service.services.uploads import UploadDraft
 
@@ -19,18 +20,8 @@ DATA_URL = re.compile(r"data:([\w.+/-]*)(;[\w=.+-]+)*;base64,", re.IGNORECASE)
 METADATA_FIELDS = ("user_id", "filename", "name", "title", "description", "category", "visibility")
 
 
-class UploadJson(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    user_id: str | None = None
-    image_data: str = Field(validation_alias="image_data")
-    filename: str | None = None
-    name: str | None = None
-    title: str | None = None
-    description: str | None = None
-    tags: list[str] | str | None = None
-    category: str | None = None
-    visibility: str | None = None
+class UploadJson(MetadataIn):
+    image_data: str
 
 
 async def drafts_from_request(request: Request, max_bytes: int) -> tuple[list[UploadDraft], bool]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from image_service.api.deps import CallerDep, ContextDep
-from image_service.api.schemas import ErrorOut, UploadOut
+from image_service.api.schemas import ErrorOut, MetadataIn, UploadOut
 from image_service.api.serialize import image_json
 from image_service.domain.errors import PayloadTooLarge
 from image_service.services.direct_uploads import complete_direct_upload, receive_upload, start_direct_upload
@@ -18,19 +18,9 @@ from image_service.services.uploads import UploadDraft
 router = APIRouter(tags=["direct uploads"], responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}})
 
 
-class StartIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    filename: str = Field(max_length=1024)
+class StartIn(MetadataIn):
     content_type: str
     size: int
-    user_id: str | None = None
-    name: str | None = None
-    title: str | None = None
-    description: str | None = None
-    tags: list[str] | str | None = None
-    category: str | None = None
-    visibility: str | None = None
 
 
 class UploadTargetOut(BaseModel):
