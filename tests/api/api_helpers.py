@@ -55,7 +55,7 @@ def assert_error(response: httpx.Response, status: int | tuple[int, ...]) -> str
     expected = status if isinstance(status, tuple) else (status,)
     assert response.status_code in expected, (response.status_code, response.text)
     assert response.status_code != 422
-    assert response.headers["content-type"].startswith("application/json"), response.headers
+    assert response.headers["content-type"] == "application/json; charset=utf-8", response.headers
     body = response.json()
     assert isinstance(body, dict)
     assert isinstance(body.get("error"), str) and body["error"], body

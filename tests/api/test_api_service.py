@@ -19,7 +19,7 @@ pytestmark = pytest.mark.api
 def test_health(anon: httpx.Client) -> None:
     response = anon.get("/health")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
     body = response.json()
     assert set(body) == {"status", "service", "version", "backend"}
     assert body["status"] == "healthy"

@@ -11,6 +11,7 @@ from image_service import __version__
 from image_service.api import errors
 from image_service.api.deps import AuthMode
 from image_service.api.request_log import RequestLogMiddleware
+from image_service.api.responses import JsonResponse
 from image_service.api.routes import content, direct_uploads, images, service
 from image_service.services.context import Context
 
@@ -19,6 +20,7 @@ def create_app(ctx: Context, *, auth: AuthMode = "api-key", backend: str = "loca
     app = FastAPI(
         title="image-service",
         version=__version__,
+        default_response_class=JsonResponse,
         description='Upload, list, sign and serve images. Errors are always `{"error": ...}`.',
     )
     app.state.context = ctx

@@ -9,23 +9,23 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from image_service.api.responses import JsonResponse
 from image_service.domain.errors import ImageServiceError
 
 log = logging.getLogger("image_service.api")
 
 
-def error_response(status: int, message: str, details: list[Any] | None = None) -> JSONResponse:
+def error_response(status: int, message: str, details: list[Any] | None = None) -> JsonResponse:
     body: dict[str, Any] = {"error": message}
     if details:
         body["details"] = details
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JsonResponse(body, status_code=status, headers=headers)
 
 
-async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+async def on_domain_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, ImageServiceError)
     if exc.status >= 500:
         log.error("backend failure on %s %s: %r", request.method, request.url.path, exc.__cause__ or exc)
@@ -33,19 +33,19 @@ async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.message, exc.details)
 
 
-async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def on_validation_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestValidationError)
     details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")} for e in exc.errors()]
     where = ", ".join(".".join(d["loc"][1:] or d["loc"]) for d in details) or "request"
     return error_response(400, f"invalid parameter or body: {where}", details)
 
 
-async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+async def on_http_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, StarletteHTTPException)
     return error_response(exc.status_code, str(exc.detail))
 
 
-async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def on_unexpected(request: Request, exc: Exception) -> JsonResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     response = error_response(500, "internal error")
     # Starlette re-raises after this answer and the server then drops the connection: say so,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from image_service import __version__
 from image_service.api.deps import ContextDep
+from image_service.api.responses import JsonResponse
 from image_service.api.schemas import HealthOut
 from image_service.domain.errors import ImageServiceError
 
@@ -40,5 +40,5 @@ def health(request: Request, ctx: ContextDep, deep: bool = False) -> Any:
     body["checks"] = checks
     if any(v != "ok" for v in checks.values()):
         body["status"] = "unhealthy"
-        return JSONResponse(body, status_code=503)
+        return JsonResponse(body, status_code=503)
     return body
