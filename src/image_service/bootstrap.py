@@ -53,6 +53,7 @@ def local_context(settings: Settings) -> Context:
         signer=signer,
         limits=limits_from(settings),
         pending=SqlitePendingUploads(catalog),
+        inline_io=True,
     )
 
 

@@ -179,7 +179,13 @@ class SqliteImageCatalog:
             where.append("(i.visibility = ? OR i.user_id = ?)")
             params.extend([Visibility.PUBLIC.value, query.visible_to])
         for tag in other_tags:
-            where.append("EXISTS (SELECT 1 FROM image_tags x WHERE x.image_id = i.image_id AND x.tag = ?)")
+            # Probe the tag index with the driving row's own keyset: when image_tags drives, the
+            # check runs before the images row is fetched, so non-matching candidates cost one
+            # covering-index lookup instead of a table row read.
+            where.append(
+                "EXISTS (SELECT 1 FROM image_tags x INDEXED BY image_tags_by_tag "
+                f"WHERE x.tag = ? AND x.created_at = {key}.created_at AND x.image_id = {key}.image_id)"
+            )
             params.append(tag)
         if query.created_after is not None:
             where.append(f"{key}.created_at >= ?")

@@ -25,6 +25,10 @@ class SqliteDatabase:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        # One writer at a time inside this process: threads queue on this lock instead of in
+        # SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and gave GETs that
+        # count an access a long latency tail under load. Other processes still wait in SQLite.
+        self._write_lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -60,7 +64,7 @@ class SqliteDatabase:
     @contextmanager
     def write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         conn = self.connection()
-        with self.errors():
+        with self.errors(), self._write_lock:
             if not durable:
                 conn.execute("PRAGMA synchronous = NORMAL")
             try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -14,9 +15,12 @@ from image_service.services.context import Context
 from image_service.services.keys import authenticate
 
 AuthMode = Literal["api-key", "none"]
+T = TypeVar("T")
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
+    # async on purpose: FastAPI would run a plain function in the threadpool, a thread hop per
+    # request for a dictionary lookup.
     ctx: Context = request.app.state.context
     return ctx
 
@@ -35,7 +39,7 @@ async def get_caller(request: Request) -> Caller:
         token = _token(request)
         caller = ANONYMOUS
         if token is not None:
-            caller = await run_in_threadpool(authenticate, get_context(request).keys, token)
+            caller = await run_in_threadpool(authenticate, request.app.state.context.keys, token)
     request.state.user = caller.user_id or ("admin" if caller.is_admin else "-")
     return caller
 
@@ -47,6 +51,13 @@ def _token(request: Request) -> str | None:
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     return request.headers.get("x-api-key") or None
+
+
+async def run_io(ctx: Context, work: Callable[..., T], *args: Any) -> T:
+    """Run blocking storage work: inline when the backend is local and fast, else in a thread."""
+    if ctx.inline_io:
+        return work(*args)
+    return await run_in_threadpool(work, *args)
 
 
 ContextDep = Annotated[Context, Depends(get_context)]

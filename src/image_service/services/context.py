@@ -36,3 +36,6 @@ class Context:
     now: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = new_image_id
     pending: PendingUploads | None = None  # direct uploads; every real backend wires one
+    # True when every port answers from local disk in microseconds (the embedded backend): the
+    # API may then call them on the event loop rather than pay a thread hop per request.
+    inline_io: bool = False

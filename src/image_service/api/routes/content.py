@@ -8,9 +8,8 @@ from email.utils import format_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from image_service.api.deps import CallerDep, ContextDep
+from image_service.api.deps import CallerDep, ContextDep, run_io
 from image_service.api.schemas import ErrorOut
 from image_service.api.serialize import content_disposition
 from image_service.domain.errors import InvalidInput, NotFound
@@ -31,6 +30,10 @@ class Unsatisfiable(Exception):
     """The Range header asks for bytes the image does not have (answered 416)."""
 
 
+# The hot path. All storage work of a GET (catalog read, file read, access-count write) happens in
+# one sync function, run by `run_io`: on the event loop when the backend answers from local disk
+# in microseconds (a thread hop and GIL hand-over cost more than the work), in the threadpool when
+# it goes over the network. See docs/PERFORMANCE.md.
 @router.get("/images/{image_id}/content", responses=BINARY)
 async def content_by_id(
     request: Request,
@@ -47,11 +50,17 @@ async def content_by_id(
         if signature is None or expires is None:
             raise InvalidInput("a signed URL needs both expires and signature")
         grant = ContentGrant(expires=expires, download=download, signature=signature)
-    image = await run_in_threadpool(open_content, ctx, caller, image_id=image_id, grant=grant)
+    return await run_io(ctx, _content_by_id, request, ctx, caller, image_id, grant, download)
+
+
+def _content_by_id(
+    request: Request, ctx: Context, caller: Caller, image_id: str, grant: ContentGrant | None, download: bool
+) -> Response:
+    image = open_content(ctx, caller, image_id=image_id, grant=grant)
     cache = (
         "private, max-age=300" if grant or image.visibility is Visibility.PRIVATE else "public, max-age=3600"
     )
-    return await serve(request, ctx, image, download=download, cache_control=cache)
+    return serve(request, ctx, image, download=download, cache_control=cache)
 
 
 # HEAD as a route of its own: one route with both methods gives both operations one operationId.
@@ -64,18 +73,16 @@ async def content_by_name(
     """Serve by unique name, as in `/cat42.jpg`; registered last so it never shadows a route."""
     if not NAME_PATTERN.fullmatch(name):
         raise NotFound("not found")
-    image = await run_in_threadpool(_open_by_name, ctx, caller, name)
+    return await run_io(ctx, _content_by_name, request, ctx, caller, name, download)
+
+
+def _content_by_name(request: Request, ctx: Context, caller: Caller, name: str, download: bool) -> Response:
+    image = open_content(ctx, caller, name=name)
     cache = "private, max-age=60" if image.visibility is Visibility.PRIVATE else "public, max-age=60"
-    return await serve(request, ctx, image, download=download, cache_control=cache)
+    return serve(request, ctx, image, download=download, cache_control=cache)
 
 
-def _open_by_name(ctx: Context, caller: Caller, name: str) -> Image:
-    return open_content(ctx, caller, name=name)
-
-
-async def serve(
-    request: Request, ctx: Context, image: Image, *, download: bool, cache_control: str
-) -> Response:
+def serve(request: Request, ctx: Context, image: Image, *, download: bool, cache_control: str) -> Response:
     headers = {
         "ETag": image.etag,
         "Last-Modified": format_datetime(image.created_at, usegmt=True),
@@ -102,10 +109,10 @@ async def serve(
             media_type=image.content_type,
         )
     if byte_range is None:
-        data, _ = await run_in_threadpool(read_content, ctx, image)
+        data, _ = read_content(ctx, image)
         return Response(content=data, status_code=200, headers=headers, media_type=image.content_type)
     start, end = byte_range
-    data, _ = await run_in_threadpool(read_content, ctx, image, start, end)
+    data, _ = read_content(ctx, image, start, end)
     headers["Content-Range"] = f"bytes {start}-{end}/{image.size}"
     return Response(content=data, status_code=206, headers=headers, media_type=image.content_type)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from image_service import __version__
 from image_service.api.deps import ContextDep
@@ -21,7 +22,7 @@ router = APIRouter(tags=["service"])
     response_model_exclude_none=True,
     responses={503: {"model": HealthOut}},
 )
-def health(request: Request, ctx: ContextDep, deep: bool = False) -> Any:
+async def health(request: Request, ctx: ContextDep, deep: bool = False) -> Any:
     body: dict[str, Any] = {
         "status": "healthy",
         "service": "image-service",
@@ -33,7 +34,7 @@ def health(request: Request, ctx: ContextDep, deep: bool = False) -> Any:
     checks = {}
     for name, port in (("storage", ctx.blobs), ("catalog", ctx.catalog)):
         try:
-            port.ping()
+            await run_in_threadpool(port.ping)
             checks[name] = "ok"
         except ImageServiceError:
             checks[name] = "unavailable"
