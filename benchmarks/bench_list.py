@@ -68,28 +68,6 @@ class ScanCatalog(SqliteImageCatalog):
         return re.sub(r"INDEXED BY \w+", "NOT INDEXED", sql), params
 
 
-PK_PROBE = "EXISTS (SELECT 1 FROM image_tags x WHERE x.image_id = i.image_id AND x.tag = ?)"
-TAG_INDEX_PROBE = (
-    "EXISTS (SELECT 1 FROM image_tags x INDEXED BY image_tags_by_tag "
-    "WHERE x.tag = ? AND x.created_at = {key}.created_at AND x.image_id = {key}.image_id)"
-)
-
-
-class TagProbeCatalog(SqliteImageCatalog):
-    """What-if, not the project's SQL: each extra tag is checked through image_tags_by_tag at the
-    driving row's (created_at, image_id), instead of through the (image_id, tag) primary key after
-    the images row was fetched. Same rows (checked), same parameters."""
-
-    def list_sql(self, query: ImageQuery, limit: int, after: Keyset | None) -> tuple[str, list[Any]]:
-        sql, params = super().list_sql(query, limit, after)
-        arms = sql.split(" UNION ALL ")
-        rewritten = [
-            arm.replace(PK_PROBE, TAG_INDEX_PROBE.format(key="t" if "image_tags t " in arm else "i"))
-            for arm in arms
-        ]
-        return " UNION ALL ".join(rewritten), params
-
-
 @dataclass(frozen=True)
 class Case:
     label: str
@@ -110,8 +88,6 @@ class Cell:
     service: list[list[float]] = field(default_factory=list)
     offset: list[list[float]] = field(default_factory=list)
     scan: list[list[float]] = field(default_factory=list)
-    whatif: list[list[float]] = field(default_factory=list)
-    probes_tags: bool = False
 
 
 def cases() -> list[Case]:
@@ -208,7 +184,7 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
     if not isinstance(catalog, SqliteImageCatalog):
         raise TypeError("the local context should hold a SqliteImageCatalog")
     db = built.path / "catalog.sqlite3"
-    offset_ref, scan_ref, whatif = OffsetCatalog(db), ScanCatalog(db), TagProbeCatalog(db)
+    offset_ref, scan_ref = OffsetCatalog(db), ScanCatalog(db)
     explain = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 
     log(f"  preparing {len(cases())} filters (walking to page {DEEP_PAGE}, counting matches)")
@@ -218,7 +194,6 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         prepared, matches[case.label] = _prepare(ctx, catalog, explain, case)
         for cell in prepared:
             cell.plan = _plan(explain, catalog, cell)
-            cell.probes_tags = PK_PROBE in catalog.list_sql(cell.query, PAGE_SIZE + 1, cell.after)[0]
         cells.extend(prepared)
     explain.close()
 
@@ -231,8 +206,6 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
             _measure(
                 cell, ctx, catalog, offset_ref, scan_ref, per_round, ref_per_round, round_number < scan_rounds
             )
-            if cell.probes_tags:
-                _measure_whatif(cell, whatif, ref_per_round)
 
     result.tables, result.targets = _report(cells, matches, size)
     result.details["plans"] = {f"{c.case.label} | page {c.page}": c.plan for c in cells}
@@ -245,7 +218,7 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         if suspicious
         else "EXPLAIN QUERY PLAN of every measured page: index ranges only, no table scan, no temp B-tree"
     )
-    for cat in (catalog, offset_ref, scan_ref, whatif):
+    for cat in (catalog, offset_ref, scan_ref):
         cat.close()
     return result
 
@@ -297,16 +270,6 @@ def _measure(
         cell.scan.append(scan)
 
 
-def _measure_whatif(cell: Cell, whatif: TagProbeCatalog, samples: int) -> None:
-    whatif.find(cell.query, PAGE_SIZE, cell.after)
-    times: list[float] = []
-    for _ in range(samples):
-        page = _timed(times, lambda: whatif.find(cell.query, PAGE_SIZE, cell.after))
-    if _ids(page) != cell.expected:
-        raise AssertionError(f"{cell.case.label}: the what-if SQL returned a different page")
-    cell.whatif.append(times)
-
-
 def _p50(rounds: list[list[float]]) -> float:
     return median([median(r) for r in rounds]) if rounds else float("nan")
 
@@ -349,25 +312,6 @@ def _report(cells: list[Cell], matches: dict[str, int], size: int) -> tuple[list
     )
     refs.notes.append("scan = same SQL with NOT INDEXED on the driving table (measured on page 1 only)")
     refs.notes.append("OFFSET = first-page SQL with OFFSET (page-1)*20 (deep pages only)")
-    whatif = Table(
-        "What-if for filters that check extra tags: probe them via image_tags_by_tag (p50 ms)",
-        ["filter", "page", "find p50 (project SQL)", "find p50 (what-if SQL)", "speed-up"],
-    )
-    for cell in cells:
-        if cell.whatif:
-            whatif.add(
-                cell.case.label,
-                cell.page,
-                ms(_p50(cell.find)),
-                ms(_p50(cell.whatif)),
-                _ratio(cell.find, cell.whatif),
-            )
-    whatif.notes.append(
-        "what-if = the project's SQL with each `EXISTS (... x.image_id = i.image_id AND x.tag = ?)` "
-        "replaced by `EXISTS (... INDEXED BY image_tags_by_tag WHERE x.tag = ? AND x.created_at = "
-        "t.created_at AND x.image_id = t.image_id)` (t = the driving alias); same pages (checked); not in src"
-    )
-
     targets: list[Target] = []
     for layer in ("find", "list_images"):
         series = [(c.find if layer == "find" else c.service, f"{c.case.label} p{c.page}") for c in cells]
@@ -394,5 +338,5 @@ def _report(cells: list[Cell], matches: dict[str, int], size: int) -> tuple[list
                 not over99,
             )
         )
-    tables = [latency, refs] + ([whatif] if whatif.rows else [])
+    tables = [latency, refs]
     return tables, targets
