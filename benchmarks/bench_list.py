@@ -65,7 +65,9 @@ class ScanCatalog(SqliteImageCatalog):
 
     def list_sql(self, query: ImageQuery, limit: int, after: Keyset | None) -> tuple[str, list[Any]]:
         sql, params = super().list_sql(query, limit, after)
-        return re.sub(r"INDEXED BY \w+", "NOT INDEXED", sql), params
+        # Only the driving table's index: the per-row tag probes keep theirs, or the reference
+        # would scan image_tags once per candidate row.
+        return re.sub(r"\b(images i|image_tags t) INDEXED BY \w+", r"\1 NOT INDEXED", sql), params
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,31 @@ async def drafts_from_request(request: Request, max_bytes: int) -> tuple[list[Up
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = request.headers.get("content-length")
     # base64 grows data by 4/3; multipart adds little. Refuse obviously oversized bodies unread.
-    if declared and declared.isdigit() and int(declared) > max_bytes * 4 // 3 + 1024 * 1024:
+    if declared and declared.isdigit() and int(declared) > _body_limit(max_bytes):
         raise PayloadTooLarge(f"request body is larger than the limit for a {max_bytes}-byte image")
     if content_type == "multipart/form-data":
         return await _from_form(request, max_bytes)
     if content_type in ("application/json", ""):
         # Parsing and decoding a megabyte of base64 takes milliseconds: keep it off the event loop.
-        return await run_in_threadpool(_from_json, await request.body(), max_bytes), False
+        body = await read_capped(request, _body_limit(max_bytes))
+        return await run_in_threadpool(_from_json, body, max_bytes), False
     raise UnsupportedMediaType("send application/json with base64 image_data, or multipart/form-data")
+
+
+def _body_limit(max_bytes: int) -> int:
+    return max_bytes * 4 // 3 + 1024 * 1024
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes ``limit`` (also when sent chunked)."""
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _from_json(body: bytes, max_bytes: int) -> list[UploadDraft]:

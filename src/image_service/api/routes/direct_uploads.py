@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from image_service.api.deps import CallerDep, ContextDep
 from image_service.api.schemas import ErrorOut, MetadataIn, UploadOut
 from image_service.api.serialize import image_json
-from image_service.domain.errors import PayloadTooLarge
+from image_service.api.upload_parsing import read_capped
 from image_service.services.direct_uploads import complete_direct_upload, receive_upload, start_direct_upload
 from image_service.services.uploads import UploadDraft
 
@@ -54,17 +54,8 @@ def start(request: Request, body: StartIn, ctx: ContextDep, caller: CallerDep) -
 @router.put("/images/uploads/{image_id}/data", include_in_schema=False)
 async def receive(request: Request, image_id: str, expires: int, signature: str, ctx: ContextDep) -> Any:
     """The embedded backend's upload URL (on AWS the bytes go to S3 instead)."""
-    limit = ctx.limits.max_image_bytes
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise PayloadTooLarge(f"image is larger than {limit} bytes")
-        chunks.append(chunk)
-    await run_in_threadpool(
-        receive_upload, ctx, image_id, expires=expires, signature=signature, data=b"".join(chunks)
-    )
+    data = await read_capped(request, ctx.limits.max_image_bytes)
+    await run_in_threadpool(receive_upload, ctx, image_id, expires=expires, signature=signature, data=data)
     return {"message": "upload received", "image_id": image_id}
 
 
