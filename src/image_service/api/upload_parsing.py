@@ -82,7 +82,8 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
         if not match.group(1).lower().startswith("image/"):
             raise UnsupportedMediaType("the data URL is not an image")
         text = text[match.end() :]
-    text = "".join(text.split())  # ~15x faster than re.sub on megabytes of base64
+    if any(c in text for c in " \n\r\t"):  # line-wrapped base64; memchr-fast when there is none
+        text = "".join(text.split())
     if len(text) * 3 // 4 > max_bytes + 3:
         raise PayloadTooLarge(f"image is larger than {max_bytes} bytes")
     try:
