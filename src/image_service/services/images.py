@@ -47,7 +47,7 @@ def visible_image(ctx: Context, caller: Caller, image_id: str) -> Image:
 
 def require_identity(caller: Caller) -> None:
     if caller.is_anonymous and not caller.trusted:
-        raise Unauthenticated("an API key is required to change images")
+        raise Unauthenticated("an API key is required for this request")
 
 
 def changeable_image(ctx: Context, caller: Caller, image_id: str) -> Image:
