@@ -5,19 +5,24 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class MetadataIn(BaseModel):
-    """What a client may say about a new image, in every upload form."""
+class PatchIn(BaseModel):
+    """The metadata that can change after upload."""
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str | None = None
-    filename: str | None = None
-    name: str | None = None
     title: str | None = None
     description: str | None = None
     tags: list[str] | str | None = None
     category: str | None = None
     visibility: str | None = None
+    name: str | None = None
+
+
+class MetadataIn(PatchIn):
+    """What a client may say about a new image, in every upload form."""
+
+    user_id: str | None = None
+    filename: str | None = None
 
 
 class ImageOut(BaseModel):
@@ -65,17 +70,6 @@ class ViewOut(BaseModel):
     presigned_url: str
     url: str
     expires_in: int
-
-
-class PatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title: str | None = None
-    description: str | None = None
-    tags: list[str] | str | None = None
-    category: str | None = None
-    visibility: str | None = None
-    name: str | None = None
 
 
 class UpdateOut(BaseModel):
