@@ -366,7 +366,8 @@ def write_contention(data: bytes, seconds: float) -> Table:
         ctx.catalog.close()  # type: ignore[attr-defined]
     table.notes.append(
         "each thread keeps its own connection (as the server's threadpool does); a writer that finds "
-        "the WAL write lock taken waits in SQLite's busy handler, which sleeps 1, 2, 5 ... 100 ms"
+        "the write lock taken queues on SqliteDatabase's in-process lock (other processes would wait in "
+        "SQLite's busy handler)"
     )
     return table
 
