@@ -216,3 +216,44 @@ def test_batch_with_one_file_over_the_limit_stores_nothing(small_admin: httpx.Cl
     ]
     message = assert_error(small_admin.post("/images", files=files), 413)
     assert "wide.png" in message
+
+
+MULTIPART_HEAD = (
+    b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+    b"Content-Type: image/png\r\n\r\n"
+)
+
+
+def _chunked(total: int, chunk: int = 64 * 1024, head: bytes = b"") -> Iterator[bytes]:
+    yield head
+    sent = 0
+    while sent < total:
+        yield b"\x00" * min(chunk, total - sent)
+        sent += chunk
+
+
+@pytest.mark.usefixtures("small_unchanged")
+@pytest.mark.parametrize("content_type", ["application/json", "multipart/form-data; boundary=xyz"])
+def test_chunked_body_over_the_cap_is_413_while_streaming(
+    small_admin: httpx.Client, content_type: str
+) -> None:
+    # No Content-Length: the cap must hold while the body streams in (21 x 20,000 + 1 MiB < 3 MiB).
+    head = MULTIPART_HEAD if content_type.startswith("multipart/") else b""
+    body = _chunked(3 * 1024 * 1024, head=head)
+    response = small_admin.post("/images", content=body, headers={"Content-Type": content_type})
+    assert "content-length" not in response.request.headers
+    assert_error(response, 413)
+
+
+def test_batch_under_the_batch_cap_is_not_refused_by_size(small_admin: httpx.Client) -> None:
+    files = [("files", (f"n{i}.png", noise_png(70, 70), "image/png")) for i in range(3)]
+    assert sum(len(f[1][1]) for f in files) > SMALL_MAX_BYTES * 4 // 3 + 1024  # more than one image
+    response = small_admin.post("/images", files=files)
+    assert response.status_code == 201, response.text
+    assert len(response.json()["images"]) == 3
+
+
+@pytest.mark.usefixtures("small_unchanged")
+def test_more_than_20_files_in_a_batch_is_400(small_admin: httpx.Client) -> None:
+    files = [("files", (f"n{i}.png", png(4, 4), "image/png")) for i in range(21)]
+    assert_error(small_admin.post("/images", files=files), 400)

@@ -9,10 +9,12 @@ from fastapi import APIRouter, FastAPI
 
 from image_service import __version__
 from image_service.api import errors
+from image_service.api.body_limit import BodyLimitMiddleware
 from image_service.api.deps import AuthMode
 from image_service.api.request_log import RequestLogMiddleware
 from image_service.api.responses import JsonResponse
 from image_service.api.routes import content, direct_uploads, images, service
+from image_service.api.upload_parsing import body_limit
 from image_service.services.context import Context
 
 
@@ -46,6 +48,7 @@ def create_app(ctx: Context, *, auth: AuthMode = "api-key", backend: str = "loca
             tags=["content"],
             responses=content.BINARY,
         )
+    app.add_middleware(BodyLimitMiddleware, limit=body_limit(ctx.limits.max_image_bytes))
     app.add_middleware(RequestLogMiddleware)
     app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]
     return app

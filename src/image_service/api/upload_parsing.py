@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from image_service.api.schemas import MetadataIn
 from image_service.domain.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from image_service.services.uploads import UploadDraft
+from image_service.services.uploads import MAX_BATCH_FILES, UploadDraft
 
 DATA_URL = re.compile(r"data:([\w.+/-]*)(;[\w=.+-]+)*;base64,", re.IGNORECASE)
 METADATA_FIELDS = ("user_id", "filename", "name", "title", "description", "category", "visibility")
@@ -28,21 +28,25 @@ class UploadJson(MetadataIn):
 async def drafts_from_request(request: Request, max_bytes: int) -> tuple[list[UploadDraft], bool]:
     """The drafts, and whether the client sent a batch (multipart `files`)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    multipart = content_type == "multipart/form-data"
+    limit = body_limit(max_bytes, multipart=multipart)
     declared = request.headers.get("content-length")
-    # base64 grows data by 4/3; multipart adds little. Refuse obviously oversized bodies unread.
-    if declared and declared.isdigit() and int(declared) > _body_limit(max_bytes):
-        raise PayloadTooLarge(f"request body is larger than the limit for a {max_bytes}-byte image")
-    if content_type == "multipart/form-data":
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    if multipart:
         return await _from_form(request, max_bytes)
     if content_type in ("application/json", ""):
         # Parsing and decoding a megabyte of base64 takes milliseconds: keep it off the event loop.
-        body = await read_capped(request, _body_limit(max_bytes))
+        body = await read_capped(request, limit)
         return await run_in_threadpool(_from_json, body, max_bytes), False
     raise UnsupportedMediaType("send application/json with base64 image_data, or multipart/form-data")
 
 
-def _body_limit(max_bytes: int) -> int:
-    return max_bytes * 4 // 3 + 1024 * 1024
+def body_limit(max_bytes: int, *, multipart: bool = True) -> int:
+    """The largest body an upload may have: one base64 image (4/3 of its size), or a batch of
+    MAX_BATCH_FILES images; 1 MiB more for the metadata and the multipart framing."""
+    images = max_bytes * MAX_BATCH_FILES if multipart else max_bytes * 4 // 3
+    return images + 1024 * 1024
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
@@ -97,7 +101,9 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
 
 async def _from_form(request: Request, max_bytes: int) -> tuple[list[UploadDraft], bool]:
     try:
-        form = await request.form(max_files=100, max_fields=100)
+        form = await request.form(max_files=MAX_BATCH_FILES, max_fields=100)
+    except PayloadTooLarge:
+        raise
     except Exception as exc:  # python-multipart raises several unrelated types on malformed input
         raise InvalidInput("malformed multipart body") from exc
     try:

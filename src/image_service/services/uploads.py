@@ -20,6 +20,7 @@ from image_service.imaging import ImageInfo, inspect_image
 from image_service.services.context import Context
 
 log = logging.getLogger(__name__)
+MAX_BATCH_FILES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ def owner_for(caller: Caller, requested: str | None) -> str:
 def upload_images(ctx: Context, caller: Caller, drafts: list[UploadDraft]) -> list[Image]:
     if not drafts:
         raise InvalidInput("no image given")
+    if len(drafts) > MAX_BATCH_FILES:
+        raise InvalidInput(f"at most {MAX_BATCH_FILES} files per upload")
     prepared = [_prepare(ctx, caller, draft, position, len(drafts)) for position, draft in enumerate(drafts)]
     names = [image.name for image, _ in prepared]
     if len(set(names)) != len(names):
