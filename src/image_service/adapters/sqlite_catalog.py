@@ -1,9 +1,9 @@
-"""SqliteImageCatalog: the embedded backend's metadata, API keys and indexes in one SQLite file.
+"""SqliteImageCatalog: the embedded backend's metadata, API keys and list indexes.
 
-WAL mode lets readers run beside the single writer. Metadata writes commit with
-``synchronous=FULL`` (they must survive a power cut, because the blob was already fsynced);
-access counts commit with ``synchronous=NORMAL`` (durable across crashes of the process, cheap
-enough to do on every GET). Each thread keeps its own connection.
+Connections, WAL and transactions live in ``sqlite_db``; the schema in ``sqlite_schema``. Here:
+the rows, and the list query (which index drives, keyset bounds, the "public or mine" union).
+Metadata writes commit with ``synchronous=FULL`` (the blob was already fsynced, so the row must
+survive a power cut too); access counts with ``durable=False`` (cheap enough for every GET).
 """
 
 from __future__ import annotations
@@ -48,11 +48,8 @@ class SqliteImageCatalog:
     def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
         self.db = SqliteDatabase(path, busy_timeout_ms=busy_timeout_ms)
         self.path = self.db.path
-        self._conn = self.db.connection
-        self._errors = self.db.errors
-        self._write = self.db.write
-        with self._errors():
-            conn = self._conn()
+        with self.db.errors():
+            conn = self.db.connection()
             conn.executescript(SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -61,7 +58,7 @@ class SqliteImageCatalog:
 
     # -- images --------------------------------------------------------------------------
     def add(self, image: Image) -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 f"INSERT INTO images ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                 _row(image),
@@ -75,9 +72,9 @@ class SqliteImageCatalog:
         return self._one("i.name = ?", name)
 
     def _one(self, where: str, value: str) -> Image:
-        with self._errors():
+        with self.db.errors():
             row = (
-                self._conn()
+                self.db.connection()
                 .execute(f"SELECT {SELECT_COLUMNS} FROM images i WHERE {where}", (value,))
                 .fetchone()
             )
@@ -90,7 +87,7 @@ class SqliteImageCatalog:
         # was read would drop the accesses counted between that read and this write.
         columns = [c for c in COLUMNS[1:] if c not in ACCESS_COLUMNS]
         values = [v for c, v in zip(COLUMNS, _row(image), strict=True) if c in columns]
-        with self._write() as conn:
+        with self.db.write() as conn:
             assignments = ", ".join(f"{c} = ?" for c in columns)
             cursor = conn.execute(
                 f"UPDATE images SET {assignments} WHERE image_id = ?", (*values, image.image_id)
@@ -101,7 +98,7 @@ class SqliteImageCatalog:
             _insert_tags(conn, image)
 
     def remove(self, image_id: str) -> Image:
-        with self._write() as conn:
+        with self.db.write() as conn:
             row = conn.execute(
                 f"DELETE FROM images WHERE image_id = ? RETURNING {', '.join(COLUMNS)}", (image_id,)
             ).fetchone()
@@ -111,7 +108,7 @@ class SqliteImageCatalog:
         return _image(row)
 
     def record_access(self, image_id: str, at: datetime) -> Image:
-        with self._write(durable=False) as conn:
+        with self.db.write(durable=False) as conn:
             row = conn.execute(
                 "UPDATE images SET access_count = access_count + 1, last_accessed_at = ? "
                 f"WHERE image_id = ? RETURNING {', '.join(COLUMNS)}",
@@ -122,14 +119,14 @@ class SqliteImageCatalog:
         return _image(row)
 
     def ping(self) -> None:
-        with self._errors():
-            self._conn().execute("SELECT 1 FROM images LIMIT 1").fetchall()
+        with self.db.errors():
+            self.db.connection().execute("SELECT 1 FROM images LIMIT 1").fetchall()
 
     # -- listing -------------------------------------------------------------------------
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
         sql, params = self.list_sql(query, limit + 1, after)
-        with self._errors():
-            rows = self._conn().execute(sql, params).fetchall()
+        with self.db.errors():
+            rows = self.db.connection().execute(sql, params).fetchall()
         images = [_image(r) for r in rows[:limit]]
         more = len(rows) > limit
         return Page(images, Keyset(images[-1].created_at, images[-1].image_id) if more else None)
@@ -224,9 +221,9 @@ class SqliteImageCatalog:
 
     def _counts(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         placeholders = " OR ".join("(facet = ? AND value = ?)" for _ in pairs)
-        with self._errors():
+        with self.db.errors():
             rows = (
-                self._conn()
+                self.db.connection()
                 .execute(
                     f"SELECT facet, value, n FROM facet_counts WHERE {placeholders}",
                     [v for pair in pairs for v in pair],
@@ -237,28 +234,30 @@ class SqliteImageCatalog:
 
     # -- API keys ------------------------------------------------------------------------
     def add_key(self, key: ApiKey) -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?)",
                 (key.key_id, key.user_id, key.key_hash, int(key.is_admin), format_time(key.created_at), None),
             )
 
     def find_key(self, key_hash: str) -> ApiKey | None:
-        with self._errors():
+        with self.db.errors():
             row = (
-                self._conn()
+                self.db.connection()
                 .execute("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,))
                 .fetchone()
             )
         return _key(row) if row else None
 
     def list_keys(self) -> list[ApiKey]:
-        with self._errors():
-            rows = self._conn().execute("SELECT * FROM api_keys ORDER BY created_at, key_id").fetchall()
+        with self.db.errors():
+            rows = (
+                self.db.connection().execute("SELECT * FROM api_keys ORDER BY created_at, key_id").fetchall()
+            )
         return [_key(r) for r in rows]
 
     def revoke_key(self, key_id: str, at: datetime) -> None:
-        with self._write() as conn:
+        with self.db.write() as conn:
             cursor = conn.execute(
                 "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE key_id = ?",
                 (format_time(at), key_id),
