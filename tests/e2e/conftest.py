@@ -29,8 +29,10 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope: sync Playwright keeps an event loop running in this thread while it is open,
+    # which would break later tests that call asyncio.run().
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium (`apt-get install chromium`; .ci/run installs it)")
     with sync_playwright() as playwright:
