@@ -13,14 +13,6 @@ from api_server import SMALL_MAX_BYTES, SMALL_MAX_PIXELS, NothingStored, Server,
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The main server: IMAGE_SERVICE_AUTH=api-key, default limits."""
-    srv = start_server(tmp_path_factory, "api-key")
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="session")
 def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """IMAGE_SERVICE_AUTH=none: the user_id in the request names the owner."""
     srv = start_server(tmp_path_factory, "auth-none", IMAGE_SERVICE_AUTH="none")

@@ -29,21 +29,21 @@ def natural_size(page: Page) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def test_an_image_renders_by_its_name(e2e_server: Server, page: Page) -> None:
-    assert e2e_server.admin_key
-    meta = upload(e2e_server, e2e_server.admin_key, filename="cat.png", name=f"{unique('cat')}.png")
-    response = page.goto(f"{e2e_server.base_url}/{meta['name']}")
+def test_an_image_renders_by_its_name(server: Server, page: Page) -> None:
+    assert server.admin_key
+    meta = upload(server, server.admin_key, filename="cat.png", name=f"{unique('cat')}.png")
+    response = page.goto(f"{server.base_url}/{meta['name']}")
     assert response is not None and response.status == 200
     assert response.headers["content-type"] == "image/png"
     assert natural_size(page) == (40, 30)
 
 
-def test_a_private_image_shows_only_through_its_signed_url(e2e_server: Server, page: Page) -> None:
-    assert e2e_server.admin_key
-    meta = upload(e2e_server, e2e_server.admin_key, filename="secret.png", visibility="private")
-    hidden = page.goto(f"{e2e_server.base_url}/images/{meta['image_id']}/content")
+def test_a_private_image_shows_only_through_its_signed_url(server: Server, page: Page) -> None:
+    assert server.admin_key
+    meta = upload(server, server.admin_key, filename="secret.png", visibility="private")
+    hidden = page.goto(f"{server.base_url}/images/{meta['image_id']}/content")
     assert hidden is not None and hidden.status == 404
-    signed = e2e_server.client(e2e_server.admin_key).get(f"/images/{meta['image_id']}").json()["url"]
+    signed = server.client(server.admin_key).get(f"/images/{meta['image_id']}").json()["url"]
     response = page.goto(signed)
     assert response is not None and response.status == 200
     assert natural_size(page) == (40, 30)
@@ -51,11 +51,11 @@ def test_a_private_image_shows_only_through_its_signed_url(e2e_server: Server, p
     assert tampered is not None and tampered.status == 403
 
 
-def test_a_download_keeps_the_uploaded_unicode_file_name(e2e_server: Server, page: Page) -> None:
-    assert e2e_server.admin_key
+def test_a_download_keeps_the_uploaded_unicode_file_name(server: Server, page: Page) -> None:
+    assert server.admin_key
     filename = 'naïve "cat" ünïcode.png'
-    meta = upload(e2e_server, e2e_server.admin_key, filename=filename)
-    view = httpx.get(f"{e2e_server.base_url}/images/{meta['image_id']}", params={"download": "true"})
+    meta = upload(server, server.admin_key, filename=filename)
+    view = httpx.get(f"{server.base_url}/images/{meta['image_id']}", params={"download": "true"})
     url = view.json()["url"]
     page.set_content(f'<a id="get" href="{url}">download</a>')
     with page.expect_download() as info:
@@ -66,4 +66,4 @@ def test_a_download_keeps_the_uploaded_unicode_file_name(e2e_server: Server, pag
     assert suggested.startswith("naïve") and "cat" in suggested and "ünïcode" in suggested
     assert suggested.endswith(".png")
     path = download.path()
-    assert path.read_bytes() == e2e_server.client().get(f"/images/{meta['image_id']}/content").content
+    assert path.read_bytes() == server.client().get(f"/images/{meta['image_id']}/content").content
