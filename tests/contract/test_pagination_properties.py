@@ -58,28 +58,6 @@ queries = st.builds(
 )
 
 
-def build(row: tuple[Any, ...], index: int) -> Image:
-    image_id, user, tags, category, visibility, created = row
-    return Image(
-        image_id=image_id,
-        user_id=user,
-        name=f"n{index}.png",
-        filename="f.png",
-        content_type="image/png",
-        format="PNG",
-        width=1,
-        height=1,
-        size=1,
-        checksum_sha256="0" * 64,
-        s3_key=f"{user}/{image_id}",
-        created_at=created,
-        updated_at=created,
-        tags=tuple(tags),
-        category=category,
-        visibility=visibility,
-    )
-
-
 def walk(catalog: Any, query: ImageQuery, limit: int, expected: list[Image]) -> None:
     position = 0
     after: Keyset | None = None
@@ -103,9 +81,22 @@ def walk(catalog: Any, query: ImageQuery, limit: int, expected: list[Image]) -> 
     cases=st.lists(st.tuples(queries, st.integers(1, 7)), min_size=1, max_size=4),
 )
 def test_walking_all_pages_returns_every_match_once_in_order(
-    catalog_factory: Callable[[Path], Any], rows: list[tuple[Any, ...]], cases: list[tuple[ImageQuery, int]]
+    catalog_factory: Callable[[Path], Any],
+    make_image: Callable[..., Image],
+    rows: list[tuple[Any, ...]],
+    cases: list[tuple[ImageQuery, int]],
 ) -> None:
-    images = [build(row, index) for index, row in enumerate(rows)]
+    images = [
+        make_image(
+            image_id,
+            user_id=user,
+            tags=tuple(tags),
+            category=category,
+            visibility=visibility,
+            created_at=created,
+        )
+        for image_id, user, tags, category, visibility, created in rows
+    ]
     with tempfile.TemporaryDirectory() as directory, catalog_factory(Path(directory)) as catalog:
         for image in images:
             catalog.add(image)

@@ -11,7 +11,7 @@ import itertools
 import random
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,7 +35,9 @@ def minutes(n: float) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SqliteImageCatalog, list[Image]]]:
+def populated(
+    tmp_path_factory: pytest.TempPathFactory, make_image: Callable[..., Image]
+) -> Iterator[tuple[SqliteImageCatalog, list[Image]]]:
     rng = random.Random(20260101)
     catalog = SqliteImageCatalog(tmp_path_factory.mktemp("plans") / "c.db")
     images = []
@@ -44,20 +46,10 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sqlite
         tags = rng.sample(TAGS[:-1], rng.randrange(4))
         if n % 37 == 0:
             tags = sorted({*tags, "cat", "sun", "rare"})
-        image = Image(
-            image_id=f"img-{n:04d}",
+        image = make_image(
+            f"img-{n:04d}",
             user_id=rng.choices(USERS, weights=[40, 20, 10, 10, 10, 10])[0],
-            name=f"n{n}.jpg",
-            filename="f.jpg",
-            content_type="image/jpeg",
-            format="JPEG",
-            width=1,
-            height=1,
-            size=1,
-            checksum_sha256="0" * 64,
-            s3_key=f"k{n}",
             created_at=created,
-            updated_at=created,
             tags=tuple(tags),
             category=rng.choice(CATEGORIES),
             visibility=rng.choice([PUBLIC, PUBLIC, PRIVATE]),
