@@ -126,14 +126,17 @@ def update_image(ctx: Context, caller: Caller, image_id: str, changes: dict[str,
 
 
 def delete_image(ctx: Context, caller: Caller, image_id: str) -> Image:
-    """Metadata first, then bytes: a failure in between leaves an orphan object (invisible,
-    found by fsck), never metadata that points at nothing."""
-    image = changeable_image(ctx, caller, image_id)
+    return _remove(ctx, changeable_image(ctx, caller, image_id))
+
+
+def _remove(ctx: Context, image: Image) -> Image:
+    """Metadata first, then bytes: a failure in between leaves an orphan object (invisible to
+    every reader), never metadata that points at nothing."""
     removed = ctx.catalog.remove(image.image_id)
     try:
         ctx.blobs.delete(removed.s3_key)
     except ImageServiceError:
-        log.exception("image %s deleted but its object %s was not", image_id, removed.s3_key)
+        log.exception("image %s deleted but its object %s was not", image.image_id, removed.s3_key)
     return removed
 
 
@@ -161,7 +164,7 @@ def delete_images(
             if not caller.can_change(image) or (user_id is not None and image.user_id != user_id):
                 failed.append({"image_id": image_id, "reason": "forbidden"})
                 continue
-            delete_image(ctx, caller, image_id)
+            _remove(ctx, image)
             deleted.append(image_id)
         except NotFound:
             failed.append({"image_id": image_id, "reason": "not_found"})
