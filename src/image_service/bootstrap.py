@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,10 +14,14 @@ from image_service.adapters.sqlite_catalog import SqliteImageCatalog
 from image_service.adapters.sqlite_pending import SqlitePendingUploads
 from image_service.domain.signing import Signer
 from image_service.services.context import Context, Limits
+from image_service.services.keys import WithBootstrapAdmin
 from image_service.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from image_service.aws.clients import AwsClients, AwsConfig
+    from image_service.aws.secrets import ServiceSecrets
 
 
 class ConfigurationError(RuntimeError):
@@ -28,6 +33,7 @@ def limits_from(settings: Settings) -> Limits:
         max_image_bytes=settings.max_image_size,
         max_image_pixels=settings.max_image_pixels,
         default_url_expiry=settings.presigned_url_expiration,
+        max_inline_bytes=settings.max_inline_bytes,
     )
 
 
@@ -37,7 +43,7 @@ def bootstrap(settings: Settings | None = None) -> Context:
         case "local":
             return local_context(settings)
         case "aws":
-            raise ConfigurationError("the aws backend is not available in this release yet")
+            return aws_context(settings)
 
 
 def local_context(settings: Settings) -> Context:
@@ -55,6 +61,73 @@ def local_context(settings: Settings) -> Context:
         pending=SqlitePendingUploads(catalog),
         inline_io=True,
     )
+
+
+def aws_context(settings: Settings, clients: AwsClients | None = None) -> Context:
+    """S3 + DynamoDB. Builds clients and adapters only: no network call happens here."""
+    from image_service.adapters.dynamodb_catalog import DynamoDBImageCatalog
+    from image_service.adapters.dynamodb_pending import DynamoDBPendingUploads
+    from image_service.adapters.s3_blobs import S3BlobStore
+    from image_service.adapters.s3_urls import S3UrlSigner
+    from image_service.aws.clients import AwsClients
+    from image_service.aws.secrets import CachedSecrets
+
+    if not settings.bucket_name or not settings.table_name:
+        raise ConfigurationError("the aws backend needs BUCKET_NAME and TABLE_NAME")
+    clients = clients or AwsClients(aws_config(settings))
+    secrets = CachedSecrets(_secrets_fetcher(settings, clients), ttl=settings.secrets_ttl)
+    catalog = DynamoDBImageCatalog(clients, settings.table_name)
+    signer = Signer(lambda: secrets.get().signing_key)
+    return Context(
+        blobs=S3BlobStore(clients, settings.bucket_name),
+        catalog=catalog,
+        keys=WithBootstrapAdmin(catalog, lambda: secrets.get().admin_key),
+        urls=S3UrlSigner(clients, settings.bucket_name),
+        signer=signer,
+        limits=limits_from(settings),
+        pending=DynamoDBPendingUploads(catalog),
+        inline_io=False,
+    )
+
+
+def aws_config(settings: Settings) -> AwsConfig:
+    from image_service.aws.clients import AwsConfig
+
+    return AwsConfig(
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        service_endpoints={
+            service: url
+            for service, url in (
+                ("s3", settings.aws_endpoint_url_s3),
+                ("dynamodb", settings.aws_endpoint_url_dynamodb),
+                ("secretsmanager", settings.aws_endpoint_url_secrets_manager),
+            )
+            if url
+        },
+        retry_mode=settings.aws_retry_mode,
+        max_attempts=settings.aws_max_attempts,
+    )
+
+
+def _secrets_fetcher(settings: Settings, clients: AwsClients) -> Callable[[], ServiceSecrets]:
+    from image_service.aws.secrets import parse_secrets, secrets_manager_fetcher
+
+    if settings.secret_arn:
+        return secrets_manager_fetcher(clients, settings.secret_arn)
+    if settings.signing_key is None:
+        raise ConfigurationError(
+            "the aws backend needs IMAGE_SERVICE_SECRET_ARN (Secrets Manager) or IMAGE_SERVICE_SIGNING_KEY "
+            "(hex, e.g. from `openssl rand -hex 32`): every instance must sign cursors with one key"
+        )
+    try:
+        values = parse_secrets(
+            settings.signing_key.get_secret_value(),
+            settings.admin_key.get_secret_value() if settings.admin_key else None,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"IMAGE_SERVICE_SIGNING_KEY: {exc}") from None
+    return lambda: values
 
 
 def read_or_create_secret(path: Path) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,7 +22,24 @@ class Settings(BaseSettings):
     table_name: str | None = Field(None, validation_alias=AliasChoices("TABLE_NAME", "DYNAMODB_TABLE_NAME"))
     aws_region: str = Field("us-east-1", validation_alias="AWS_DEFAULT_REGION")
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    aws_endpoint_url_s3: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL_S3")
+    aws_endpoint_url_dynamodb: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL_DYNAMODB")
+    aws_endpoint_url_secrets_manager: str | None = Field(
+        None, validation_alias="AWS_ENDPOINT_URL_SECRETS_MANAGER"
+    )
     use_localstack: bool = Field(False, validation_alias="USE_LOCALSTACK")
+    aws_retry_mode: Literal["standard", "adaptive", "legacy"] = Field(
+        "standard", validation_alias="AWS_RETRY_MODE"
+    )
+    aws_max_attempts: int = Field(4, ge=1, le=20, validation_alias="AWS_MAX_ATTEMPTS")
+    # The signing key and bootstrap admin key: from Secrets Manager when an ARN is given (cached
+    # for secrets_ttl seconds), else from the two variables after it.
+    secret_arn: str | None = Field(None, validation_alias="IMAGE_SERVICE_SECRET_ARN")
+    secrets_ttl: float = Field(300.0, ge=0, validation_alias="IMAGE_SERVICE_SECRETS_TTL")
+    signing_key: SecretStr | None = Field(None, validation_alias="IMAGE_SERVICE_SIGNING_KEY")
+    admin_key: SecretStr | None = Field(None, validation_alias="IMAGE_SERVICE_ADMIN_KEY")
+    # Content larger than this is answered with a 302 to a presigned URL (Lambda's response limit).
+    max_inline_bytes: int | None = Field(None, ge=1, validation_alias="IMAGE_SERVICE_MAX_INLINE_BYTES")
 
     presigned_url_expiration: int = Field(3600, ge=1, le=604800, validation_alias="PRESIGNED_URL_EXPIRATION")
     max_image_size: int = Field(10 * 1024 * 1024, ge=1, le=5 * 1024**3, validation_alias="MAX_IMAGE_SIZE")

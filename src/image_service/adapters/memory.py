@@ -11,7 +11,7 @@ import threading
 from datetime import datetime
 
 from image_service.domain.errors import Conflict, NotFound
-from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, PendingUpload, Visibility
+from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, PendingUpload
 
 
 class InMemoryBlobStore:
@@ -41,20 +41,8 @@ class InMemoryBlobStore:
 
 
 def matches(image: Image, query: ImageQuery) -> bool:
-    """The reference semantics of an ImageQuery, used by the fake and by tests."""
-    return (
-        (query.user_id is None or image.user_id == query.user_id)
-        and all(tag in image.tags for tag in query.tags)
-        and (query.category is None or image.category == query.category)
-        and (query.visibility is None or image.visibility == query.visibility)
-        and (query.created_after is None or image.created_at >= query.created_after)
-        and (query.created_before is None or image.created_at < query.created_before)
-        and (
-            query.visible_to is None
-            or image.visibility is Visibility.PUBLIC
-            or image.user_id == query.visible_to
-        )
-    )
+    """The reference semantics of an ImageQuery (kept for tests that import it from here)."""
+    return query.matches(image)
 
 
 class InMemoryImageCatalog:

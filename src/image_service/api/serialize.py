@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from image_service.domain.models import Image, format_time
 
@@ -32,14 +31,3 @@ def image_json(image: Image) -> dict[str, Any]:
         "access_count": image.access_count,
         "last_accessed_at": format_time(image.last_accessed_at) if image.last_accessed_at else None,
     }
-
-
-def content_disposition(filename: str, *, download: bool) -> str:
-    """RFC 6266: a plain-ASCII ``filename`` with quotes, backslashes and controls replaced, plus
-    ``filename*`` with the exact name percent-encoded as UTF-8; CR/LF can never get through."""
-    kind = "attachment" if download else "inline"
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "image"
-    encoded = quote(filename, safe="")
-    if fallback == filename:
-        return f'{kind}; filename="{fallback}"'
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"

@@ -86,6 +86,22 @@ class ImageQuery:
     created_before: datetime | None = None
     visible_to: str | None = None
 
+    def matches(self, image: Image) -> bool:
+        """The reference semantics of a query: what every catalog must return."""
+        return (
+            (self.user_id is None or image.user_id == self.user_id)
+            and all(tag in image.tags for tag in self.tags)
+            and (self.category is None or image.category == self.category)
+            and (self.visibility is None or image.visibility == self.visibility)
+            and (self.created_after is None or image.created_at >= self.created_after)
+            and (self.created_before is None or image.created_at < self.created_before)
+            and (
+                self.visible_to is None
+                or image.visibility is Visibility.PUBLIC
+                or image.user_id == self.visible_to
+            )
+        )
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Keyset:
@@ -139,6 +155,16 @@ class UploadTarget:
     method: str
     fields: dict[str, str] | None = None
     headers: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """One object as storage lists it, for fsck: an opaque ``ref`` (the S3 key, or the file's
+    path under the blob root), when it was last written and its size."""
+
+    ref: str
+    modified: datetime
+    size: int
 
 
 def utcnow() -> datetime:

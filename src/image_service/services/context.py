@@ -19,6 +19,9 @@ class Limits:
     default_url_expiry: int = 3600
     max_url_expiry: int = 7 * 24 * 3600
     direct_upload_expiry: int = 3600
+    # Content bigger than this is answered with a 302 to a presigned URL instead of the bytes
+    # (behind Lambda, whose responses are capped at 6 MB); None serves everything inline.
+    max_inline_bytes: int | None = None
 
 
 def new_image_id() -> str:

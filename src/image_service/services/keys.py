@@ -7,11 +7,13 @@ nothing about a key can be guessed from its hash faster than guessing the key it
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from image_service.domain import validation
-from image_service.domain.errors import Unauthenticated
+from image_service.domain.errors import NotFound, Unauthenticated
 from image_service.domain.models import ApiKey, Caller
 from image_service.ports import KeyStore
 
@@ -49,3 +51,39 @@ def ensure_admin_key(store: KeyStore, now: datetime) -> str | None:
         return None
     _, token = create_key(store, "admin", is_admin=True, now=now)
     return token
+
+
+BOOTSTRAP_KEY_ID = "bootstrap"
+
+
+class WithBootstrapAdmin:
+    """A KeyStore that also accepts one admin key from configuration (Secrets Manager or the
+    environment). That key is never stored; it is rotated where it is configured."""
+
+    def __init__(self, store: KeyStore, admin_token: Callable[[], str | None]) -> None:
+        self._store = store
+        self._admin_token = admin_token
+
+    def _bootstrap(self) -> ApiKey | None:
+        token = self._admin_token()
+        if not token:
+            return None
+        return ApiKey(BOOTSTRAP_KEY_ID, "admin", hash_key(token), True, datetime(1970, 1, 1, tzinfo=UTC))
+
+    def add_key(self, key: ApiKey) -> None:
+        self._store.add_key(key)
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        bootstrap = self._bootstrap()
+        if bootstrap is not None and hmac.compare_digest(bootstrap.key_hash, key_hash):
+            return bootstrap
+        return self._store.find_key(key_hash)
+
+    def list_keys(self) -> list[ApiKey]:
+        bootstrap = self._bootstrap()
+        return [*([bootstrap] if bootstrap else []), *self._store.list_keys()]
+
+    def revoke_key(self, key_id: str, at: datetime) -> None:
+        if key_id == BOOTSTRAP_KEY_ID:
+            raise NotFound("the bootstrap admin key comes from configuration; change it there")
+        self._store.revoke_key(key_id, at)

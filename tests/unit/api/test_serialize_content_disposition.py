@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from image_service.api.serialize import content_disposition
+from image_service.domain.disposition import content_disposition
 
 HEADER = re.compile(
     r"(inline|attachment); filename=\"([^\"\\]*)\"(?:; filename\*=UTF-8''([A-Za-z0-9%._~-]*))?"

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from image_service.api.deps import CallerDep, ContextDep, run_io
 from image_service.api.schemas import ErrorOut
-from image_service.api.serialize import content_disposition
+from image_service.domain.disposition import content_disposition
 from image_service.domain.errors import InvalidInput, NotFound
 from image_service.domain.models import Caller, Image, Visibility
 from image_service.domain.validation import NAME_PATTERN

@@ -1,0 +1,308 @@
+"""DynamoDBImageCatalog: image metadata, unique names, list indexes and API keys in one table.
+
+Every write that touches several items (the image, its tag items, its name) is one
+TransactWriteItems with conditions, so a name collision or a concurrent delete cancels the whole
+write: never half an image. Updates and deletes are optimistic: they read the image, then write
+on the condition that its ``version`` is still the one they read, and retry if it moved. Access
+counts are one UpdateItem with an atomic ADD. The table layout is in ``aws.table``; the access
+patterns are in docs/ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from image_service.adapters.dynamodb_items import (
+    APIKEYS_PARTITION,
+    IMAGE_SK,
+    Item,
+    N,
+    S,
+    apikey_from,
+    apikey_item,
+    apikey_key,
+    image_from,
+    image_item,
+    image_key,
+    name_item,
+    name_key,
+    tag_item,
+    tag_key,
+)
+from image_service.adapters.dynamodb_listing import Merger, plan, sort_range
+from image_service.aws.clients import AwsClients
+from image_service.aws.errors import aws_errors, error_code
+from image_service.aws.table import BY_USER, PK, SHARDS, SK
+from image_service.domain.errors import BackendUnavailable, Conflict, NotFound
+from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, format_time, parse_time
+
+WHAT = "image catalog"
+NEW = {"ConditionExpression": "attribute_not_exists(PK)"}  # the item must not exist yet
+ATTEMPTS = 5  # optimistic writes retried when a concurrent writer moved the version first
+TAG_ATTRIBUTES = ("visibility", "category", "tags")  # what tag items copy from the image
+
+
+class DynamoDBImageCatalog:
+    def __init__(
+        self,
+        clients: AwsClients,
+        table: str,
+        *,
+        shards: int = SHARDS,
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self._clients = clients
+        self.table = table
+        self.shards = shards
+        self._pool = pool or ThreadPoolExecutor(max_workers=2 * shards + 2, thread_name_prefix="ddb-list")
+
+    @property
+    def _db(self) -> Any:
+        return self._clients.dynamodb
+
+    # -- images ----------------------------------------------------------------------------
+    def add(self, image: Image) -> None:
+        writes = [
+            self._put(image_item(image, 1), NEW),
+            self._put(name_item(image.name, image.image_id), NEW),
+            *(self._put(tag_item(image, tag)) for tag in image.tags),
+        ]
+        failed = self._transact(writes)
+        if failed == 0:
+            raise Conflict("image id already exists")
+        if failed is not None:
+            raise Conflict(f"name {image.name!r} is already taken")
+
+    def get(self, image_id: str) -> Image:
+        return image_from(self._get_image_item(image_id))
+
+    def _get_image_item(self, image_id: str) -> Item:
+        with aws_errors(WHAT):
+            item = self._get_item(image_key(image_id))
+        if item is None:
+            raise NotFound("image not found")
+        return item
+
+    def get_by_name(self, name: str) -> Image:
+        with aws_errors(WHAT):
+            item = self._get_item(name_key(name))
+        if item is None:
+            raise NotFound("image not found")
+        return self.get(item["image_id"]["S"])
+
+    def update(self, image: Image) -> None:
+        for _ in range(ATTEMPTS):
+            current_item = self._get_image_item(image.image_id)
+            current = image_from(current_item)
+            version = int(current_item.get("version", {"N": "1"})["N"])
+            # Counters belong to record_access: keep the stored ones, not those of the caller's copy.
+            item = image_item(image, version + 1)
+            for counter in ("access_count", "last_accessed_at"):
+                item.pop(counter, None)
+                if counter in current_item:
+                    item[counter] = current_item[counter]
+            writes = [self._put(item, _version_is(version))]
+            name_write = None
+            if image.name != current.name:
+                name_write = len(writes) + 1
+                writes += [
+                    self._delete(name_key(current.name)),
+                    self._put(name_item(image.name, image.image_id), NEW),
+                ]
+            if any(getattr(image, a) != getattr(current, a) for a in TAG_ATTRIBUTES):
+                writes += [
+                    self._delete(tag_key(image.image_id, t)) for t in current.tags if t not in image.tags
+                ]
+                writes += [self._put(tag_item(image, tag)) for tag in image.tags]
+            failed = self._transact(writes)
+            if failed is None:
+                return
+            if failed == name_write:
+                raise Conflict(f"name {image.name!r} is already taken")
+            # The version moved (a concurrent update) or the image is gone: read again.
+        raise BackendUnavailable("the image is being changed by others; retry")
+
+    def remove(self, image_id: str) -> Image:
+        for _ in range(ATTEMPTS):
+            current_item = self._get_image_item(image_id)
+            current = image_from(current_item)
+            version = int(current_item.get("version", {"N": "1"})["N"])
+            writes = [
+                self._delete(image_key(image_id), _version_is(version)),
+                self._delete(name_key(current.name)),
+                *(self._delete(tag_key(image_id, t)) for t in current.tags),
+            ]
+            if self._transact(writes) is None:
+                return current
+        raise BackendUnavailable("the image is being changed by others; retry")
+
+    def record_access(self, image_id: str, at: datetime) -> Image:
+        try:
+            with aws_errors(WHAT):
+                response = self._db.update_item(
+                    TableName=self.table,
+                    Key=image_key(image_id),
+                    UpdateExpression="ADD access_count :one SET last_accessed_at = :at",
+                    ConditionExpression="attribute_exists(PK)",
+                    ExpressionAttributeValues={":one": N(1), ":at": S(format_time(at))},
+                    ReturnValues="ALL_NEW",
+                )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise NotFound("image not found") from None
+            raise
+        return image_from(response["Attributes"])
+
+    def ping(self) -> None:
+        with aws_errors(WHAT):
+            self._db.get_item(TableName=self.table, Key={PK: S("HEALTH"), SK: S("HEALTH")})
+
+    # -- listing ---------------------------------------------------------------------------
+    def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
+        low, high, skip_high = sort_range(query, after)
+        if low is not None and high is not None and low >= high:
+            return Page()
+        merger = Merger(self._query, self._pool)
+        rows = merger.page(plan(query, self.shards), low, high, skip_high, limit + 1)
+        page_ids = [row["image_id"]["S"] for row in rows[:limit]]
+        images = self._batch_images(page_ids)
+        # The index is eventually consistent: re-check each image as it is now, so a change made
+        # a moment ago (say, made private) is never shown under the old facts.
+        images = [i for i in images if query.matches(i)]
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        next_key = Keyset(_created(last), last["image_id"]["S"]) if last is not None else None
+        return Page(images, next_key)
+
+    def _query(self, request: dict[str, Any]) -> dict[str, Any]:
+        with aws_errors(WHAT):
+            return self._db.query(TableName=self.table, **request)  # type: ignore[no-any-return]
+
+    def _batch_images(self, image_ids: list[str]) -> list[Image]:
+        found = {item["image_id"]["S"]: item for item in self.batch_get([image_key(i) for i in image_ids])}
+        return [image_from(found[i]) for i in image_ids if i in found]
+
+    def batch_get(self, keys: list[Item]) -> list[Item]:
+        """BatchGetItem for up to 100 keys, retrying what DynamoDB leaves unprocessed."""
+        items: list[Item] = []
+        pending: dict[str, Any] = {self.table: {"Keys": keys}} if keys else {}
+        delay = 0.02
+        while pending:
+            with aws_errors(WHAT):
+                response = self._db.batch_get_item(RequestItems=pending)
+            items += response.get("Responses", {}).get(self.table, [])
+            pending = response.get("UnprocessedKeys") or {}
+            if pending:
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        return items
+
+    # -- fsck ------------------------------------------------------------------------------
+    def all_images(self) -> Iterator[Image]:
+        """Every image (a Scan: fsck only, never a request path)."""
+        paginator = self._db.get_paginator("scan")
+        with aws_errors(WHAT):
+            for page in paginator.paginate(
+                TableName=self.table,
+                FilterExpression="SK = :image",
+                ExpressionAttributeValues={":image": S(IMAGE_SK)},
+            ):
+                for item in page.get("Items", []):
+                    yield image_from(item)
+
+    # -- API keys --------------------------------------------------------------------------
+    def add_key(self, key: ApiKey) -> None:
+        try:
+            with aws_errors(WHAT):
+                self._db.put_item(TableName=self.table, Item=apikey_item(key), **NEW)
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise Conflict("this API key already exists") from None
+            raise
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        with aws_errors(WHAT):
+            item = self._get_item(apikey_key(key_hash))
+        if item is None:
+            return None
+        key = apikey_from(item)
+        return None if key.revoked_at is not None else key
+
+    def list_keys(self) -> list[ApiKey]:
+        index, pk, _ = BY_USER
+        paginator = self._db.get_paginator("query")
+        keys: list[ApiKey] = []
+        with aws_errors(WHAT):
+            for page in paginator.paginate(
+                TableName=self.table,
+                IndexName=index,
+                KeyConditionExpression="#pk = :keys",
+                ExpressionAttributeNames={"#pk": pk},
+                ExpressionAttributeValues={":keys": S(APIKEYS_PARTITION)},
+            ):
+                keys += [apikey_from(item) for item in page.get("Items", [])]
+        return keys
+
+    def revoke_key(self, key_id: str, at: datetime) -> None:
+        match = next((k for k in self.list_keys() if k.key_id == key_id), None)
+        if match is None:
+            raise NotFound("no such API key")
+        with aws_errors(WHAT):
+            self._db.update_item(
+                TableName=self.table,
+                Key=apikey_key(match.key_hash),
+                UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
+                ExpressionAttributeValues={":at": S(format_time(at))},
+            )
+
+    # -- writes ----------------------------------------------------------------------------
+    def _get_item(self, key: Item) -> Item | None:
+        """A strongly consistent GetItem: a write is visible to the next read."""
+        item: Item | None = self._db.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        return item
+
+    def _put(self, item: Item, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table, "Item": item, **(condition or {})}}
+
+    def _delete(self, key: Item, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"Delete": {"TableName": self.table, "Key": key, **(condition or {})}}
+
+    def _transact(self, writes: list[dict[str, Any]]) -> int | None:
+        """Run the writes as one transaction. None when it committed; else the index of the
+        write whose condition failed. Conflicts with other transactions are retried."""
+        delay = 0.02
+        for attempt in range(ATTEMPTS):
+            try:
+                with aws_errors(WHAT):
+                    self._db.transact_write_items(TransactItems=writes)
+                return None
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+                for index, code in enumerate(reasons):
+                    if code == "ConditionalCheckFailed":
+                        return index
+                if any(c in ("ThrottlingError", "ProvisionedThroughputExceeded") for c in reasons):
+                    raise BackendUnavailable("the image catalog is busy; retry later") from error
+                if attempt + 1 < ATTEMPTS:  # TransactionConflict: another write was in flight
+                    time.sleep(delay)
+                    delay *= 2
+        raise BackendUnavailable("the image catalog is busy; retry later")
+
+
+def _version_is(version: int) -> dict[str, Any]:
+    return {
+        "ConditionExpression": "attribute_exists(PK) AND version = :version",
+        "ExpressionAttributeValues": {":version": N(version)},
+    }
+
+
+def _created(row: Item) -> datetime:
+    return parse_time(row["created_at"]["S"])

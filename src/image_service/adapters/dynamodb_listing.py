@@ -1,0 +1,219 @@
+"""One list page from DynamoDB: plan which index partitions to Query, then merge them.
+
+A list query becomes a set of *streams*: Query calls on one index partition each, all newest
+first over the same sort-key range. Sharded feeds give one stream per shard; "public or mine" is
+the public shards plus the caller's private partition. The streams are disjoint, so a k-way merge
+of their heads is the newest-first order of the union. Facets that no stream keys on become a
+FilterExpression; the merge keeps querying until the page (plus one look-ahead item, which tells
+``has_more`` without ever promising a page that turns out empty) is full or every stream is
+exhausted.
+
+Reads are sized to keep read amplification low: the first Query of each stream asks for its
+share of the page, later ones for what is still missing, scaled by how selective its filter has
+been so far.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from image_service.adapters.dynamodb_items import (
+    Item,
+    S,
+    category_partition,
+    order_key,
+    tag_partition,
+    user_partition,
+    visibility_partition,
+)
+from image_service.aws.table import BY_CATEGORY, BY_TAG, BY_USER, BY_VISIBILITY
+from image_service.domain.models import ImageQuery, Keyset, Visibility, format_time
+
+MAX_CHUNK = 500
+Index = tuple[str, str, str]
+QueryFn = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Stream:
+    index: Index
+    partition: str
+    buffer: deque[Item] = field(default_factory=deque)
+    start_key: dict[str, Any] | None = None
+    exhausted: bool = False
+    scanned: int = 0
+    matched: int = 0
+
+    def head(self) -> str:
+        return str(self.buffer[0][self.index[2]]["S"])
+
+    def selectivity(self) -> float:
+        """Share of scanned items that passed the filter so far (1.0 before any read)."""
+        return (self.matched + 1) / (self.scanned + 1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    streams: list[Stream]
+    filter_expression: str | None
+    names: dict[str, str]
+    values: dict[str, Any]
+
+
+def plan(query: ImageQuery, shards: int) -> Plan:
+    """Which partitions to read (the most selective key we have) and what to filter on."""
+    conditions: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    visibilities = [query.visibility] if query.visibility else [Visibility.PUBLIC, Visibility.PRIVATE]
+
+    def where(attribute: str, op_value: str, value: str) -> None:
+        names[f"#{attribute}"] = attribute
+        values[op_value] = S(value)
+        conditions.append(f"#{attribute} = {op_value}")
+
+    def need_tags(tags: Sequence[str]) -> None:
+        for i, tag in enumerate(tags):
+            names["#tags"] = "tags"
+            values[f":tag{i}"] = S(tag)
+            conditions.append(f"contains(#tags, :tag{i})")
+
+    def visible_to_filter() -> None:
+        if query.visible_to is not None and query.visibility is None:
+            names["#visibility"], names["#user_id"] = "visibility", "user_id"
+            values[":public"], values[":me"] = S(Visibility.PUBLIC.value), S(query.visible_to)
+            conditions.append("(#visibility = :public OR #user_id = :me)")
+
+    streams: list[Stream]
+    if query.user_id is not None:
+        if query.visible_to is not None and query.visible_to != query.user_id:
+            visibilities = [v for v in visibilities if v is Visibility.PUBLIC]
+        streams = [Stream(BY_USER, user_partition(query.user_id, v)) for v in visibilities]
+        need_tags(query.tags)
+        if query.category is not None:
+            where("category", ":category", query.category)
+    elif query.tags:
+        streams = [Stream(BY_TAG, tag_partition(query.tags[0], s)) for s in range(shards)]
+        need_tags(query.tags[1:])
+        if query.category is not None:
+            where("category", ":category", query.category)
+        if query.visibility is not None:
+            where("visibility", ":visibility", query.visibility.value)
+        visible_to_filter()
+    elif query.category is not None:
+        streams = [Stream(BY_CATEGORY, category_partition(query.category, s)) for s in range(shards)]
+        if query.visibility is not None:
+            where("visibility", ":visibility", query.visibility.value)
+        visible_to_filter()
+    elif query.visible_to is not None and query.visibility is None:
+        streams = [Stream(BY_VISIBILITY, visibility_partition(Visibility.PUBLIC, s)) for s in range(shards)]
+        streams.append(Stream(BY_USER, user_partition(query.visible_to, Visibility.PRIVATE)))
+    else:
+        streams = [
+            Stream(BY_VISIBILITY, visibility_partition(v, s)) for v in visibilities for s in range(shards)
+        ]
+    return Plan(streams, " AND ".join(conditions) or None, names, values)
+
+
+def sort_range(query: ImageQuery, after: Keyset | None) -> tuple[str | None, str | None, bool]:
+    """(low inclusive, high exclusive, whether high is a row that must be skipped if read)."""
+    low = format_time(query.created_after) if query.created_after else None
+    highs = []
+    if query.created_before is not None:
+        highs.append(format_time(query.created_before))  # no sort key equals a bare timestamp
+    if after is not None:
+        highs.append(order_key(after.created_at, after.image_id))
+    high = min(highs) if highs else None
+    return low, high, after is not None and high == order_key(after.created_at, after.image_id)
+
+
+class Merger:
+    """Reads one page: the merged, newest-first index items of a plan, ``need`` at most."""
+
+    def __init__(self, query_fn: QueryFn, pool: ThreadPoolExecutor | None) -> None:
+        self._query = query_fn
+        self._pool = pool
+
+    def page(self, plan: Plan, low: str | None, high: str | None, skip_high: bool, need: int) -> list[Item]:
+        streams = plan.streams
+        self._fill([(s, math.ceil(need / len(streams))) for s in streams], plan, low, high, skip_high)
+        out: list[Item] = []
+        while len(out) < need:
+            active = [s for s in streams if s.buffer or not s.exhausted]
+            if not active:
+                break
+            empty = [s for s in active if not s.buffer]
+            if empty:
+                missing = need - len(out)
+                share = max(1, math.ceil(missing / len(active)))
+                requests = [(s, min(MAX_CHUNK, math.ceil(share / s.selectivity()))) for s in empty]
+                self._fill(requests, plan, low, high, skip_high)
+                continue
+            best = max(active, key=Stream.head)
+            out.append(best.buffer.popleft())
+        return out
+
+    def _fill(
+        self,
+        requests: list[tuple[Stream, int]],
+        plan: Plan,
+        low: str | None,
+        high: str | None,
+        skip_high: bool,
+    ) -> None:
+        def one(request: tuple[Stream, int]) -> None:
+            stream, limit = request
+            self._read(stream, limit, plan, low, high, skip_high)
+
+        if len(requests) == 1 or self._pool is None:
+            for request in requests:
+                one(request)
+        else:
+            list(self._pool.map(one, requests))
+
+    def _read(
+        self, stream: Stream, limit: int, plan: Plan, low: str | None, high: str | None, skip_high: bool
+    ) -> None:
+        index_name, pk_attr, sk_attr = stream.index
+        names = {**plan.names, "#pk": pk_attr, "#sk": sk_attr}
+        values = {**plan.values, ":pk": S(stream.partition)}
+        condition = "#pk = :pk"
+        if low is not None and high is not None:
+            # BETWEEN is inclusive: the only item that can equal ``high`` is the cursor's own row
+            # (a bare timestamp never equals a sort key), and it is dropped below.
+            condition += " AND #sk BETWEEN :low AND :high"
+            values[":low"], values[":high"] = S(low), S(high)
+        elif high is not None:
+            condition += " AND #sk < :high"
+            values[":high"] = S(high)
+            skip_high = False
+        elif low is not None:
+            condition += " AND #sk >= :low"
+            values[":low"] = S(low)
+        request: dict[str, Any] = {
+            "IndexName": index_name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if plan.filter_expression:
+            request["FilterExpression"] = plan.filter_expression
+        if stream.start_key is not None:
+            request["ExclusiveStartKey"] = stream.start_key
+        response = self._query(request)
+        items = response.get("Items", [])
+        stream.scanned += int(response.get("ScannedCount", len(items)))
+        stream.matched += len(items)
+        for item in items:
+            if skip_high and item[sk_attr]["S"] == high:
+                continue
+            stream.buffer.append(item)
+        stream.start_key = response.get("LastEvaluatedKey")
+        stream.exhausted = stream.start_key is None

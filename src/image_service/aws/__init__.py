@@ -1,0 +1,1 @@
+"""What the AWS backend shares: the table definition, boto3 clients, errors and secrets."""

@@ -1,0 +1,81 @@
+"""boto3 clients, made lazily once per process, with retries and timeouts that suit an API.
+
+Nothing here touches the network at import: Lambda's cold start pays only for what a request
+uses. Endpoints follow boto3's own rules (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``,
+``AWS_ENDPOINT_URL_DYNAMODB``), plus ``USE_LOCALSTACK=1`` as a shorthand.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+@dataclass(frozen=True, slots=True)
+class AwsConfig:
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # every service (LocalStack, or any compatible endpoint)
+    # Per service, winning over endpoint_url (AWS_ENDPOINT_URL_S3 and friends).
+    service_endpoints: dict[str, str] = field(default_factory=dict)
+    retry_mode: Literal["standard", "adaptive", "legacy"] = "standard"
+    max_attempts: int = 4
+    connect_timeout: float = 2.0
+    read_timeout: float = 10.0
+    max_pool_connections: int = 32
+
+
+@dataclass
+class AwsClients:
+    """One client per service, created on first use and shared by every thread."""
+
+    config: AwsConfig = field(default_factory=AwsConfig)
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def s3(self) -> S3Client:
+        return self._client("s3")  # type: ignore[no-any-return]
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        return self._client("dynamodb")  # type: ignore[no-any-return]
+
+    @property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return self._client("secretsmanager")  # type: ignore[no-any-return]
+
+    def _client(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(service)
+                if client is None:
+                    client = self._clients[service] = self._make(service)
+        return client
+
+    def _make(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        endpoint = self.config.service_endpoints.get(service) or self.config.endpoint_url
+        extra: dict[str, Any] = {}
+        if service == "s3":
+            # Virtual-host addressing needs DNS for <bucket>.<host>; emulators only answer by path.
+            extra["s3"] = {"addressing_style": "path" if endpoint else "auto"}
+            extra["signature_version"] = "s3v4"
+        config = Config(
+            region_name=self.config.region,
+            retries={"mode": self.config.retry_mode, "max_attempts": self.config.max_attempts},
+            connect_timeout=self.config.connect_timeout,
+            read_timeout=self.config.read_timeout,
+            max_pool_connections=self.config.max_pool_connections,
+            **extra,
+        )
+        session = boto3.session.Session()
+        return session.client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]

@@ -1,0 +1,16 @@
+"""The Content-Disposition header for an image: the same on every backend and in S3 URLs."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+
+def content_disposition(filename: str, *, download: bool) -> str:
+    """RFC 6266: a plain-ASCII ``filename`` with quotes, backslashes and controls replaced, plus
+    ``filename*`` with the exact name percent-encoded as UTF-8; CR/LF can never get through."""
+    kind = "attachment" if download else "inline"
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "image"
+    encoded = quote(filename, safe="")
+    if fallback == filename:
+        return f'{kind}; filename="{fallback}"'
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
