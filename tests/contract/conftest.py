@@ -1,8 +1,9 @@
 """Every contract suite runs against every adapter of its port.
 
 An adapter joins a suite by adding its name to ``BLOB_STORES``, ``CATALOGS`` or
-``PENDING_UPLOADS`` and a branch to the matching ``open_*`` function (S3BlobStore and
-DynamoDBImageCatalog on LocalStack, later).
+``PENDING_UPLOADS`` and a branch to the matching ``open_*`` function. The AWS adapters run on
+DynamoDB Local and moto's S3, started once per session (``aws_emulators``), each test on a
+fresh table and bucket.
 The session-scoped ``*_factory`` fixtures exist for hypothesis tests, which need a fresh adapter
 per example and may not use function-scoped fixtures such as ``tmp_path``.
 """
@@ -19,6 +20,8 @@ from typing import Any, Protocol
 
 import pytest
 
+from aws_emulators import fresh_resources
+
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
 from image_service.adapters.memory import InMemoryBlobStore, InMemoryImageCatalog, InMemoryPendingUploads
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
@@ -26,9 +29,9 @@ from image_service.adapters.sqlite_pending import SqlitePendingUploads
 from image_service.domain.models import Image, Visibility
 from image_service.ports import BlobStore, ImageCatalog, KeyStore, PendingUploads
 
-BLOB_STORES = ["memory", "filesystem"]
-CATALOGS = ["memory", "sqlite"]
-PENDING_UPLOADS = ["memory", "sqlite"]
+BLOB_STORES = ["memory", "filesystem", "s3"]
+CATALOGS = ["memory", "sqlite", "dynamodb"]
+PENDING_UPLOADS = ["memory", "sqlite", "dynamodb"]
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -44,6 +47,8 @@ def open_blob_store(kind: str, directory: Path) -> Iterator[BlobStore]:
             yield InMemoryBlobStore()
         case "filesystem":
             yield FilesystemBlobStore(directory / "blobs")
+        case "s3":
+            yield fresh_resources().blobs()
         case _:
             raise ValueError(kind)
 
@@ -59,6 +64,8 @@ def open_catalog(kind: str, directory: Path) -> Iterator[Catalog]:
                 yield catalog
             finally:
                 catalog.close()
+        case "dynamodb":
+            yield fresh_resources().catalog()
         case _:
             raise ValueError(kind)
 
@@ -74,6 +81,8 @@ def open_pending_uploads(kind: str, directory: Path) -> Iterator[PendingUploads]
                 yield SqlitePendingUploads(catalog)
             finally:
                 catalog.close()
+        case "dynamodb":
+            yield fresh_resources().pending()
         case _:
             raise ValueError(kind)
 

@@ -180,9 +180,11 @@ class Merger:
         self, stream: Stream, limit: int, plan: Plan, low: str | None, high: str | None, skip_high: bool
     ) -> None:
         index_name, pk_attr, sk_attr = stream.index
-        names = {**plan.names, "#pk": pk_attr, "#sk": sk_attr}
+        names = {**plan.names, "#pk": pk_attr}
         values = {**plan.values, ":pk": S(stream.partition)}
         condition = "#pk = :pk"
+        if low is not None or high is not None:
+            names["#sk"] = sk_attr
         if low is not None and high is not None:
             # BETWEEN is inclusive: the only item that can equal ``high`` is the cursor's own row
             # (a bare timestamp never equals a sort key), and it is dropped below.

@@ -83,5 +83,8 @@ class DynamoDBPendingUploads:
             for page in paginator.paginate(**request):  # type: ignore[arg-type]
                 keys = [pending_key(item["image_id"]["S"]) for item in page.get("Items", [])]
                 # The index holds only keys and filters; the records themselves come by key.
-                for item in self._catalog.batch_get(keys):
-                    yield pending_from(item)
+                found = {i["image_id"]["S"]: i for i in self._catalog.batch_get(keys)}
+                for key in keys:  # BatchGetItem answers in any order; keep the index's
+                    item = found.get(key["PK"]["S"].removeprefix("PENDING#"))
+                    if item is not None:
+                        yield pending_from(item)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +21,9 @@ from image_service.domain.models import format_time, utcnow
 from image_service.services.direct_uploads import sweep_expired
 from image_service.services.keys import create_key, ensure_admin_key
 from image_service.settings import Settings
+
+if TYPE_CHECKING:
+    from image_service.aws.emulator import Emulators
 
 app = typer.Typer(
     help="image-service: an image API on filesystem + SQLite or S3 + DynamoDB.", no_args_is_help=True
@@ -51,8 +57,26 @@ def serve(
     backend: Annotated[str | None, typer.Option(help="local | aws")] = None,
     auth: Annotated[str | None, typer.Option(help="api-key | none")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (each with its own connections)")] = 1,
+    emulate: Annotated[
+        bool, typer.Option("--emulate", help="With --backend aws: run on local DynamoDB Local + moto S3")
+    ] = False,
 ) -> None:
     """Start the HTTP server."""
+    if not emulate:
+        _serve(host, port, data_dir, backend, auth, workers)
+        return
+    if (backend or os.environ.get("IMAGE_SERVICE_BACKEND", "aws")) != "aws":
+        err.print("[red]--emulate runs the aws backend; drop --backend local[/red]")
+        raise typer.Exit(2)
+    with _emulators() as emulators:
+        os.environ.update(emulators.env())
+        os.environ.pop("IMAGE_SERVICE_ADMIN_KEY")  # the usual first-start admin key, printed below
+        _serve(host, port, data_dir, "aws", auth, workers)
+
+
+def _serve(
+    host: str, port: int, data_dir: Path | None, backend: str | None, auth: str | None, workers: int
+) -> None:
     import uvicorn
 
     from image_service.api.app import create_app
@@ -81,11 +105,47 @@ def serve(
         return
     # Workers are separate processes that rebuild the app from the environment.
     os.environ.update(
-        IMAGE_SERVICE_DATA_DIR=str(settings.data_dir.resolve()),
+        IMAGE_SERVICE_DATA_DIR=str(settings.data_dir.resolve()),  # aws workers read their env as is
         IMAGE_SERVICE_BACKEND=settings.backend,
         IMAGE_SERVICE_AUTH=settings.auth,
     )
     uvicorn.run("image_service.bootstrap:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+@app.command()
+def emulate(
+    bucket: Annotated[str, typer.Option(help="Bucket to create")] = "image-service-local",
+    table: Annotated[str, typer.Option(help="Table to create")] = "image-service-local",
+) -> None:
+    """Run AWS locally without Docker: DynamoDB Local and moto's S3 on 127.0.0.1, with the bucket
+    and table created. Prints the environment that points `image-service` (or any AWS SDK) at
+    them, then runs until interrupted. Data lives in memory only."""
+    with _emulators(bucket=bucket, table=table) as emulators:
+        err.print("[green]DynamoDB Local and moto S3 are running.[/green] Point a shell at them with:")
+        for name, value in emulators.env().items():
+            print(f"export {name}={value}", flush=True)
+        err.print("then `image-service serve`. Ctrl-C stops the emulators.")
+        try:
+            while all(p.poll() is None for p in emulators.processes):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+
+@contextmanager
+def _emulators(**kwargs: Any) -> Iterator[Emulators]:
+    from image_service.aws.emulator import EmulatorError, start_emulators
+
+    err.print("starting DynamoDB Local and moto S3 on 127.0.0.1 ...")
+    try:
+        emulators = start_emulators(**kwargs)
+    except EmulatorError as exc:
+        err.print(f"[red]cannot start the emulators:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        yield emulators
+    finally:
+        emulators.stop()
 
 
 def _configure_logging(level: str) -> None:

@@ -103,6 +103,19 @@ def read_content(
     return data, counted
 
 
+REDIRECT_EXPIRY = 300  # a redirect is followed at once; a short-lived URL is enough
+
+
+def redirect_url(ctx: Context, image: Image, *, download: bool) -> str:
+    """A presigned URL to hand out instead of the bytes (too big to answer inline); it counts as
+    one access, like serving them."""
+    url = ctx.urls.presign(
+        image, expires_in=min(REDIRECT_EXPIRY, ctx.limits.max_url_expiry), download=download, now=ctx.now()
+    )
+    ctx.catalog.record_access(image.image_id, ctx.now())
+    return url
+
+
 def update_image(ctx: Context, caller: Caller, image_id: str, changes: dict[str, Any]) -> Image:
     unknown = set(changes) - set(UPDATABLE)
     if unknown:

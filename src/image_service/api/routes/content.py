@@ -16,7 +16,7 @@ from image_service.domain.errors import InvalidInput, NotFound
 from image_service.domain.models import Caller, Image, Visibility
 from image_service.domain.validation import NAME_PATTERN
 from image_service.services.context import Context
-from image_service.services.images import ContentGrant, open_content, read_content
+from image_service.services.images import ContentGrant, open_content, read_content, redirect_url
 
 router = APIRouter(tags=["content"])
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -108,6 +108,12 @@ def serve(request: Request, ctx: Context, image: Image, *, download: bool, cache
             headers={**headers, "Content-Length": str(image.size)},
             media_type=image.content_type,
         )
+    limit = ctx.limits.max_inline_bytes
+    length = image.size if byte_range is None else byte_range[1] - byte_range[0] + 1
+    if limit is not None and length > limit:
+        # Too big for the response (Lambda's cap): send the client to storage, counting the access.
+        url = redirect_url(ctx, image, download=download)
+        return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
     if byte_range is None:
         data, _ = read_content(ctx, image)
         return Response(content=data, status_code=200, headers=headers, media_type=image.content_type)

@@ -1,0 +1,30 @@
+"""The AWS Lambda entry point: API Gateway (REST API v1 or HTTP API v2) -> Mangum -> FastAPI.
+
+Importing this module builds the app and its adapters but makes no network call: boto3 clients
+are created on the first request that needs them and then reused for the life of the process.
+Responses larger than Lambda's limit are not sent inline: the content routes answer them with a
+302 to a presigned S3 URL (``IMAGE_SERVICE_MAX_INLINE_BYTES``, default ``LAMBDA_MAX_INLINE``).
+"""
+
+from __future__ import annotations
+
+from mangum import Mangum
+
+from image_service.api.app import create_app
+from image_service.bootstrap import bootstrap
+from image_service.settings import Settings
+
+# Lambda caps a response at 6 MB, and binary bodies travel base64-encoded (4/3 larger), so about
+# 4.5 MB of raw bytes fit; 4 MiB leaves room for the headers.
+LAMBDA_MAX_INLINE = 4 * 1024 * 1024
+
+
+def make_handler(settings: Settings | None = None) -> Mangum:
+    settings = settings or Settings()
+    if settings.max_inline_bytes is None:
+        settings = settings.model_copy(update={"max_inline_bytes": LAMBDA_MAX_INLINE})
+    app = create_app(bootstrap(settings), auth=settings.auth, backend=settings.backend)
+    return Mangum(app, lifespan="off")
+
+
+handler = make_handler()
