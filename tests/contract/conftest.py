@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-
 from aws_emulators import fresh_resources
 
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
