@@ -6,10 +6,20 @@ and, for the AWS backend, S3BlobStore and DynamoDBImageCatalog.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 
-from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, PendingUpload, UploadTarget
+from image_service.domain.models import (
+    ApiKey,
+    Image,
+    ImageQuery,
+    Keyset,
+    Page,
+    PendingUpload,
+    StoredBlob,
+    UploadTarget,
+)
 
 
 class BlobStore(Protocol):
@@ -28,6 +38,16 @@ class BlobStore(Protocol):
 
     def ping(self) -> None:
         """Raise BackendUnavailable unless the store answers."""
+
+    # For fsck (offline repair), never on a request path.
+    def ref(self, key: str) -> str:
+        """The name ``inventory`` lists the object of ``key`` under."""
+
+    def inventory(self) -> Iterator[StoredBlob]:
+        """Every stored object, including ones no image points at."""
+
+    def delete_ref(self, ref: str) -> None:
+        """Delete an object by the name ``inventory`` gave it."""
 
 
 class ImageCatalog(Protocol):
@@ -56,6 +76,9 @@ class ImageCatalog(Protocol):
 
     def ping(self) -> None:
         """Raise BackendUnavailable unless the catalog answers."""
+
+    def all_images(self) -> Iterator[Image]:
+        """Every image, in no particular order: for fsck, never on a request path."""
 
 
 class KeyStore(Protocol):
@@ -100,3 +123,6 @@ class PendingUploads(Protocol):
         """Removing a missing one is not an error."""
 
     def expired_pending(self, now: datetime, limit: int = 100) -> list[PendingUpload]: ...
+
+    def all_pending(self) -> Iterator[PendingUpload]:
+        """Every pending upload, expired or not (for fsck)."""

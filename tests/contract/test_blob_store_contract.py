@@ -162,3 +162,21 @@ def test_filesystem_ping_fails_without_its_directory(fs_store: FilesystemBlobSto
     fs_store.root.rmdir()
     with pytest.raises(BackendUnavailable):
         fs_store.ping()
+
+
+def test_inventory_lists_every_object_under_its_ref(blob_store: BlobStore) -> None:
+    blob_store.put("alice/one", DATA, "image/png")
+    blob_store.put("bob/two", b"xy", "image/png")
+    listed = {blob.ref: blob for blob in blob_store.inventory()}
+    assert set(listed) == {blob_store.ref("alice/one"), blob_store.ref("bob/two")}
+    assert listed[blob_store.ref("bob/two")].size == 2
+    assert all(blob.modified.tzinfo is not None for blob in listed.values())
+
+
+def test_delete_ref_removes_the_object(blob_store: BlobStore) -> None:
+    blob_store.put("alice/one", DATA, "image/png")
+    blob_store.put("alice/two", DATA, "image/png")
+    blob_store.delete_ref(blob_store.ref("alice/one"))
+    assert not blob_store.exists("alice/one")
+    assert blob_store.exists("alice/two")
+    assert [b.ref for b in blob_store.inventory()] == [blob_store.ref("alice/two")]

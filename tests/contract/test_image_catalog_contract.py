@@ -343,3 +343,13 @@ def test_find_on_an_empty_catalog(catalog: ImageCatalog) -> None:
 
 def test_ping_answers(catalog: ImageCatalog) -> None:
     catalog.ping()
+
+
+def test_all_images_lists_every_image_once(catalog: ImageCatalog, make_image: MakeImage) -> None:
+    added = [make_image() for _ in range(7)]
+    for image in added:
+        catalog.add(image)
+    catalog.remove(added[3].image_id)
+    expected = {i.image_id for i in added} - {added[3].image_id}
+    listed = [i.image_id for i in catalog.all_images()]
+    assert sorted(listed) == sorted(expected)

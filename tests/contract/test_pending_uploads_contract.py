@@ -53,3 +53,11 @@ def test_expired_are_listed_oldest_expiry_first_up_to_the_limit(
     assert [p.image_id for p in pending_uploads.expired_pending(at(35))] == ["early", "now", "late"]
     assert [p.image_id for p in pending_uploads.expired_pending(at(35), limit=2)] == ["early", "now"]
     assert pending_uploads.expired_pending(at(5)) == []
+
+
+def test_all_pending_lists_expired_and_live(pending_uploads: PendingUploads, at: At) -> None:
+    for image_id, expires in [("old", 10), ("new", 90)]:
+        pending_uploads.add_pending(pending(image_id, at(0), at(expires)))
+    assert sorted(p.image_id for p in pending_uploads.all_pending()) == ["new", "old"]
+    pending_uploads.remove_pending("old")
+    assert [p.image_id for p in pending_uploads.all_pending()] == ["new"]

@@ -11,9 +11,12 @@ import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from image_service.domain.errors import BackendUnavailable, NotFound
+from image_service.domain.models import StoredBlob
 
 
 class FilesystemBlobStore:
@@ -66,6 +69,30 @@ class FilesystemBlobStore:
 
     def exists(self, key: str) -> bool:
         return self.path_for(key).is_file()
+
+    # -- fsck ------------------------------------------------------------------------------
+    def ref(self, key: str) -> str:
+        return self.path_for(key).relative_to(self.root).as_posix()
+
+    def inventory(self) -> Iterator[StoredBlob]:
+        """Every file under the root, including temp files a crash left behind."""
+        for path in sorted(self.root.glob("*/*/*")):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # deleted while we looked
+            if path.is_file():
+                modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+                yield StoredBlob(path.relative_to(self.root).as_posix(), modified, stat.st_size)
+
+    def delete_ref(self, ref: str) -> None:
+        path = (self.root / ref).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"not a blob path: {ref!r}")
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _unavailable(exc) from exc
 
     def ping(self) -> None:
         if not (self.root.is_dir() and os.access(self.root, os.W_OK)):

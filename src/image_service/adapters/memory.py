@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from image_service.domain.errors import Conflict, NotFound
-from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, PendingUpload
+from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, PendingUpload, StoredBlob
 
 
 class InMemoryBlobStore:
     def __init__(self) -> None:
         self.objects: dict[str, tuple[bytes, str]] = {}
+        self.modified: dict[str, datetime] = {}  # set by tests that need young objects
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.objects[key] = (bytes(data), content_type)
@@ -35,6 +37,16 @@ class InMemoryBlobStore:
 
     def exists(self, key: str) -> bool:
         return key in self.objects
+
+    def ref(self, key: str) -> str:
+        return key
+
+    def inventory(self) -> Iterator[StoredBlob]:
+        for key, (data, _) in list(self.objects.items()):
+            yield StoredBlob(key, self.modified.get(key, datetime.min.replace(tzinfo=UTC)), len(data))
+
+    def delete_ref(self, ref: str) -> None:
+        self.delete(ref)
 
     def ping(self) -> None:
         return None
@@ -110,6 +122,10 @@ class InMemoryImageCatalog:
     def ping(self) -> None:
         return None
 
+    def all_images(self) -> Iterator[Image]:
+        with self._lock:
+            return iter(list(self.images.values()))
+
     # KeyStore
     def add_key(self, key: ApiKey) -> None:
         self.keys[key.key_id] = key
@@ -146,3 +162,6 @@ class InMemoryPendingUploads:
     def expired_pending(self, now: datetime, limit: int = 100) -> list[PendingUpload]:
         expired = sorted((p for p in self.pending.values() if p.expires_at < now), key=lambda p: p.expires_at)
         return expired[:limit]
+
+    def all_pending(self) -> Iterator[PendingUpload]:
+        return iter(list(self.pending.values()))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,26 @@ class SqliteImageCatalog:
     def ping(self) -> None:
         with self.db.errors():
             self.db.connection().execute("SELECT 1 FROM images LIMIT 1").fetchall()
+
+    def all_images(self) -> Iterator[Image]:
+        """Every image, read in batches by rowid (fsck only)."""
+        last = -1
+        while True:
+            with self.db.errors():
+                rows = (
+                    self.db.connection()
+                    .execute(
+                        f"SELECT rowid, {SELECT_COLUMNS} FROM images i "
+                        "WHERE rowid > ? ORDER BY rowid LIMIT 500",
+                        (last,),
+                    )
+                    .fetchall()
+                )
+            if not rows:
+                return
+            for row in rows:
+                yield _image(row[1:])
+            last = rows[-1][0]
 
     # -- listing -------------------------------------------------------------------------
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:

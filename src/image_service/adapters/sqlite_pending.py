@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +74,11 @@ class SqlitePendingUploads:
                 .fetchall()
             )
         return [_pending(r) for r in rows]
+
+    def all_pending(self) -> Iterator[PendingUpload]:
+        with self._db.errors():
+            rows = self._db.connection().execute("SELECT * FROM pending_uploads").fetchall()
+        return iter([_pending(r) for r in rows])
 
 
 def _pending(row: Sequence[Any]) -> PendingUpload:

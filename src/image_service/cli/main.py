@@ -112,6 +112,43 @@ def _serve(
     uvicorn.run("image_service.bootstrap:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
+@app.command("fsck")
+def fsck_command(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Delete what is found, not just report it")
+    ] = False,
+    grace: Annotated[
+        int, typer.Option(min=0, help="Seconds an unreferenced object is spared (uploads in flight)")
+    ] = 3600,
+    data_dir: DataDir = None,
+    backend: Annotated[str | None, typer.Option(help="local | aws")] = None,
+) -> None:
+    """Find objects without metadata, metadata without objects and stale pending uploads (on
+    either backend); with --repair, remove them. Exits 1 if damage was found and left in place."""
+    from datetime import timedelta
+
+    from image_service.services.fsck import fsck
+
+    try:
+        ctx = bootstrap(_settings(data_dir, backend=backend))
+    except ConfigurationError as exc:
+        err.print(f"[red]cannot start:[/red] {exc}")
+        raise typer.Exit(2) from None
+    report = fsck(ctx, repair=repair, grace=timedelta(seconds=grace))
+    verb = "removed" if repair else "found"
+    print(f"checked {report.images} images and {report.objects} objects")
+    for label, items in (
+        ("objects without metadata", report.orphan_objects),
+        ("images without their object", report.missing_objects),
+        ("stale pending uploads", report.stale_pending),
+    ):
+        print(f"{verb} {len(items)} {label}")
+        for item in items:
+            print(f"  {item}")
+    if not report.clean and not repair:
+        raise typer.Exit(1)
+
+
 @app.command()
 def emulate(
     bucket: Annotated[str, typer.Option(help="Bucket to create")] = "image-service-local",

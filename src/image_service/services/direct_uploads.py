@@ -142,18 +142,17 @@ def _already_completed(ctx: Context, pending: PendingUpload) -> bool:
 
 
 def sweep_expired(ctx: Context, limit: int = 100) -> int:
-    """Delete the bytes and records of pending uploads past their expiry; returns how many."""
+    """Delete the bytes and records of pending uploads past their expiry; returns how many were
+    removed (one whose bytes could not be deleted stays, for a later sweep)."""
     store = _pending_store(ctx)
-    expired = store.expired_pending(ctx.now(), limit)
-    for pending in expired:
-        _discard(ctx, pending)
-    return len(expired)
+    return sum(_discard(ctx, pending) for pending in store.expired_pending(ctx.now(), limit))
 
 
-def _discard(ctx: Context, pending: PendingUpload) -> None:
+def _discard(ctx: Context, pending: PendingUpload) -> bool:
     try:
         ctx.blobs.delete(pending.blob_key)
     except ImageServiceError:
         log.exception("could not delete the bytes of pending upload %s", pending.image_id)
-        return  # keep the record so a later sweep retries
+        return False  # keep the record so a later sweep retries
     _pending_store(ctx).remove_pending(pending.image_id)
+    return True

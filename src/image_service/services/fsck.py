@@ -1,0 +1,94 @@
+"""fsck: find what a crash or a failed cleanup left behind, on either backend, and repair it.
+
+Three kinds of damage, each a consequence of the write order the services keep (object before
+metadata on upload, metadata before object on delete):
+
+- an **orphan object**: bytes no image and no live pending upload points at (a crash between
+  the object write and the metadata write, or a delete whose object removal failed). Invisible
+  to readers; repair deletes it. Objects younger than ``grace`` are left alone: they may belong
+  to an upload whose metadata is being written right now.
+- a **missing object**: an image whose bytes are gone (lost or deleted by hand). Its content
+  would be 404 forever; repair removes the metadata.
+- a **stale pending upload**: a direct upload past its expiry. Repair deletes its bytes and record.
+
+Reading everything is a Scan on DynamoDB and a full read on SQLite: fsck is an offline tool,
+never on a request path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from image_service.domain.errors import NotFound
+from image_service.services.context import Context
+from image_service.services.direct_uploads import sweep_expired
+
+DEFAULT_GRACE = timedelta(hours=1)
+
+
+@dataclass
+class FsckReport:
+    images: int = 0
+    objects: int = 0
+    orphan_objects: list[str] = field(default_factory=list)
+    missing_objects: list[str] = field(default_factory=list)  # image ids
+    stale_pending: list[str] = field(default_factory=list)  # image ids
+    repaired: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not (self.orphan_objects or self.missing_objects or self.stale_pending)
+
+
+def fsck(ctx: Context, *, repair: bool = False, grace: timedelta = DEFAULT_GRACE) -> FsckReport:
+    now = ctx.now()
+    report = FsckReport(repaired=repair)
+    # Metadata first, then objects: an image written meanwhile has its object already (objects
+    # are written first), and anything newer than `grace` is spared anyway.
+    images = list(ctx.catalog.all_images())
+    pending = list(ctx.pending.all_pending()) if ctx.pending is not None else []
+    report.images = len(images)
+    referenced = {ctx.blobs.ref(image.s3_key): image for image in images}
+    live_pending = {ctx.blobs.ref(p.blob_key) for p in pending if p.expires_at >= now}
+    report.stale_pending = sorted(p.image_id for p in pending if p.expires_at < now)
+    stale_refs = {ctx.blobs.ref(p.blob_key) for p in pending if p.expires_at < now}
+
+    stored: set[str] = set()
+    for blob in ctx.blobs.inventory():
+        report.objects += 1
+        stored.add(blob.ref)
+        known = blob.ref in referenced or blob.ref in live_pending or blob.ref in stale_refs
+        if not known and blob.modified <= now - grace:
+            report.orphan_objects.append(blob.ref)
+
+    for ref, image in referenced.items():
+        if ref not in stored and _still_missing(ctx, image.image_id, image.s3_key):
+            report.missing_objects.append(image.image_id)
+    report.missing_objects.sort()
+
+    if repair:
+        _repair(ctx, report)
+    return report
+
+
+def _still_missing(ctx: Context, image_id: str, key: str) -> bool:
+    """Re-check one candidate: the image may have been deleted since it was listed."""
+    try:
+        ctx.catalog.get(image_id)
+    except NotFound:
+        return False
+    return not ctx.blobs.exists(key)
+
+
+def _repair(ctx: Context, report: FsckReport) -> None:
+    for ref in report.orphan_objects:
+        ctx.blobs.delete_ref(ref)
+    for image_id in report.missing_objects:
+        with contextlib.suppress(NotFound):  # deleted meanwhile: nothing left to repair
+            ctx.catalog.remove(image_id)
+    if report.stale_pending:
+        # In batches; a batch that removes nothing (its deletes failed) ends the loop.
+        while sweep_expired(ctx, limit=100):
+            pass

@@ -1,0 +1,111 @@
+"""fsck on both backends: finds orphan objects, images without bytes and stale pending uploads,
+repairs them, and leaves alone what is young (an upload in flight) or healthy."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from api_helpers import png
+from aws_emulators import fresh_resources
+
+from image_service.domain.errors import NotFound
+from image_service.domain.models import Caller
+from image_service.services.context import Context
+from image_service.services.direct_uploads import start_direct_upload
+from image_service.services.fsck import fsck
+from image_service.services.images import delete_image
+from image_service.services.uploads import UploadDraft, upload_images
+
+ALICE = Caller(user_id="alice")
+NOW = timedelta(0)
+
+
+def upload(ctx: Context, **fields: str) -> str:
+    [image] = upload_images(ctx, ALICE, [UploadDraft(data=png(), **fields)])
+    return image.image_id
+
+
+def test_a_healthy_store_is_clean(ctx: Context) -> None:
+    kept = [upload(ctx, tags="a,b") for _ in range(3)]
+    delete_image(ctx, ALICE, upload(ctx))
+    report = fsck(ctx, grace=NOW)
+    assert report.clean, report
+    assert (report.images, report.objects) == (len(kept), len(kept))
+
+
+def test_an_object_without_metadata_is_found_and_removed(ctx: Context) -> None:
+    image_id = upload(ctx)
+    ctx.blobs.put("alice/ghost", png(), "image/png")
+    assert fsck(ctx).clean, "a young object may be an upload in flight: spared by the grace period"
+    report = fsck(ctx, grace=NOW)
+    assert report.orphan_objects == [ctx.blobs.ref("alice/ghost")]
+    assert ctx.blobs.exists("alice/ghost"), "without --repair nothing is deleted"
+    repaired = fsck(ctx, repair=True, grace=NOW)
+    assert repaired.orphan_objects == [ctx.blobs.ref("alice/ghost")]
+    assert not ctx.blobs.exists("alice/ghost")
+    assert fsck(ctx, grace=NOW).clean
+    assert ctx.catalog.get(image_id).image_id == image_id, "healthy images are untouched"
+
+
+def test_an_image_without_its_object_is_found_and_removed(ctx: Context) -> None:
+    healthy, broken = upload(ctx), upload(ctx, name="broken.png", tags="x")
+    ctx.blobs.delete(ctx.catalog.get(broken).s3_key)
+    report = fsck(ctx, grace=NOW)
+    assert report.missing_objects == [broken]
+    fsck(ctx, repair=True, grace=NOW)
+    with pytest.raises(NotFound):
+        ctx.catalog.get(broken)
+    with pytest.raises(NotFound):
+        ctx.catalog.get_by_name("broken.png")
+    assert fsck(ctx, grace=NOW).clean
+    assert ctx.catalog.get(healthy).image_id == healthy
+
+
+def test_stale_pending_uploads_are_found_and_swept(ctx: Context) -> None:
+    pending, _ = start_direct_upload(ctx, ALICE, UploadDraft(data=b""), content_type="image/png", size=100)
+    ctx.blobs.put(pending.blob_key, png(), "image/png")
+    assert fsck(ctx, grace=NOW).clean, "a live pending upload and its bytes are not damage"
+    later = dataclasses.replace(ctx, now=lambda: pending.expires_at + timedelta(seconds=1))
+    report = fsck(later, grace=NOW)
+    assert report.stale_pending == [pending.image_id]
+    assert report.orphan_objects == [], "its bytes are counted with the pending upload, not twice"
+    fsck(later, repair=True, grace=NOW)
+    assert not ctx.blobs.exists(pending.blob_key)
+    assert ctx.pending is not None
+    with pytest.raises(NotFound):
+        ctx.pending.get_pending(pending.image_id)
+    assert fsck(later, grace=NOW).clean
+
+
+@pytest.mark.parametrize("backend", ["local", "aws"])
+def test_the_cli_exits_1_on_damage_and_0_after_repair(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "IMAGE_SERVICE_DATA_DIR": str(tmp_path / "data")}
+    if backend == "aws":
+        env |= fresh_resources().env()
+    exe = Path(sys.executable).with_name("image-service")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(exe), "fsck", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    assert run().returncode == 0
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    from image_service.bootstrap import bootstrap
+
+    bootstrap().blobs.put("bob/orphan", b"bytes", "image/png")
+    found = run("--grace", "0")
+    assert found.returncode == 1, found.stderr
+    assert "found 1 objects without metadata" in found.stdout
+    repaired = run("--repair", "--grace", "0")
+    assert repaired.returncode == 0, repaired.stderr
+    assert "removed 1 objects without metadata" in repaired.stdout
+    assert run("--grace", "0").returncode == 0
