@@ -8,6 +8,8 @@ Responses larger than Lambda's limit are not sent inline: the content routes ans
 
 from __future__ import annotations
 
+import warnings
+
 from mangum import Mangum
 
 from image_service.api.app import create_app
@@ -24,7 +26,13 @@ def make_handler(settings: Settings | None = None) -> Mangum:
     if settings.max_inline_bytes is None:
         settings = settings.model_copy(update={"max_inline_bytes": LAMBDA_MAX_INLINE})
     app = create_app(bootstrap(settings), auth=settings.auth, backend=settings.backend)
-    return Mangum(app, lifespan="off")
+    with warnings.catch_warnings():
+        # Mangum runs every request on the thread's current event loop and makes one here with
+        # asyncio.get_event_loop(), which on Python 3.12 and 3.13 (Lambda's runtimes) warns
+        # "There is no current event loop" while creating it: an import error under `-W error`.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        # A custom domain's base path mapping (e.g. /v1) is stripped before routing.
+        return Mangum(app, lifespan="off", api_gateway_base_path=settings.base_path)
 
 
 handler = make_handler()

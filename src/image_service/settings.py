@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(None, validation_alias="IMAGE_SERVICE_ADMIN_KEY")
     # Content larger than this is answered with a 302 to a presigned URL (Lambda's response limit).
     max_inline_bytes: int | None = Field(None, ge=1, validation_alias="IMAGE_SERVICE_MAX_INLINE_BYTES")
+    # Behind API Gateway with a custom domain's base path mapping: the prefix to strip.
+    base_path: str = Field("/", validation_alias="IMAGE_SERVICE_BASE_PATH")
 
     presigned_url_expiration: int = Field(3600, ge=1, le=604800, validation_alias="PRESIGNED_URL_EXPIRATION")
     max_image_size: int = Field(10 * 1024 * 1024, ge=1, le=5 * 1024**3, validation_alias="MAX_IMAGE_SIZE")

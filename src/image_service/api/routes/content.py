@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from image_service.api.deps import CallerDep, ContextDep, run_io
+from image_service.api.errors import error_response
 from image_service.api.schemas import ErrorOut
 from image_service.domain.disposition import content_disposition
 from image_service.domain.errors import InvalidInput, NotFound
@@ -92,16 +93,15 @@ def serve(request: Request, ctx: Context, image: Image, *, download: bool, cache
         "X-Content-Type-Options": "nosniff",
     }
     if _matches(request.headers.get("if-none-match"), image.etag):
-        return Response(status_code=304, headers=headers)
+        # The image's own Content-Type: a cache may copy a 304's headers onto the stored response,
+        # and without one Mangum labels HTTP API (payload 2.0) answers "application/json".
+        return Response(status_code=304, headers=headers, media_type=image.content_type)
     try:
         byte_range = _range(request.headers.get("range"), image.size)
     except Unsatisfiable:
-        return Response(
-            status_code=416,
-            headers={"Content-Range": f"bytes */{image.size}", "Accept-Ranges": "bytes"},
-            content=b'{"error":"requested range not satisfiable"}',
-            media_type="application/json",
-        )
+        response = error_response(416, "requested range not satisfiable")
+        response.headers.update({"Content-Range": f"bytes */{image.size}", "Accept-Ranges": "bytes"})
+        return response
     if request.method == "HEAD":
         return Response(
             status_code=200,
