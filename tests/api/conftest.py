@@ -1,4 +1,7 @@
-"""Session-scoped servers (api-key, auth none, small limits), API keys and clients for tests/api."""
+"""Session-scoped servers (api-key, auth none, small limits), API keys and clients for tests/api.
+
+Each server fixture is parametrised by backend through ``server_backend`` (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -13,19 +16,20 @@ from api_server import SMALL_MAX_BYTES, SMALL_MAX_PIXELS, NothingStored, Server,
 
 
 @pytest.fixture(scope="session")
-def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def open_server(tmp_path_factory: pytest.TempPathFactory, server_backend: str) -> Iterator[Server]:
     """IMAGE_SERVICE_AUTH=none: the user_id in the request names the owner."""
-    srv = start_server(tmp_path_factory, "auth-none", IMAGE_SERVICE_AUTH="none")
+    srv = start_server(tmp_path_factory, "auth-none", server_backend, IMAGE_SERVICE_AUTH="none")
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="session")
-def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def small_server(tmp_path_factory: pytest.TempPathFactory, server_backend: str) -> Iterator[Server]:
     """Tiny MAX_IMAGE_SIZE and MAX_IMAGE_PIXELS, for the 413 cases."""
     srv = start_server(
         tmp_path_factory,
         "small-limits",
+        server_backend,
         MAX_IMAGE_SIZE=str(SMALL_MAX_BYTES),
         MAX_IMAGE_PIXELS=str(SMALL_MAX_PIXELS),
     )
@@ -83,12 +87,13 @@ def upload() -> Upload:
 
 @pytest.fixture
 def nothing_stored(server: Server, admin: httpx.Client) -> NothingStored:
-    """`with nothing_stored(): ...` fails unless the catalog and the blobs folder are unchanged."""
+    """`with nothing_stored(): ...` fails unless the catalog and the storage are unchanged (on aws:
+    every S3 object key and every table item, pending uploads and API keys included)."""
 
     @contextmanager
     def _check() -> Iterator[None]:
-        before = stored_state(admin, server.data_dir)
+        before = stored_state(admin, server.storage)
         yield
-        assert stored_state(admin, server.data_dir) == before
+        assert stored_state(admin, server.storage) == before
 
     return _check

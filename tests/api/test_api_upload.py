@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import assert_error, b64, blob_path, image_bytes, jpeg, list_all, png, unique
+from api_helpers import assert_error, b64, image_bytes, jpeg, list_all, png, unique
 from api_server import NothingStored, Server, Upload
 
 pytestmark = pytest.mark.api
@@ -68,7 +68,7 @@ def test_json_base64_upload_fills_metadata_from_the_bytes(server: Server, alice:
     assert meta["s3_key"] == f"alice/{meta['image_id']}"
     assert meta["access_count"] == 0 and meta["last_accessed_at"] is None
     assert ISO_Z.fullmatch(meta["created_at"]) and meta["created_at"] == meta["updated_at"]
-    assert blob_path(server.data_dir, meta["s3_key"]).read_bytes() == data
+    assert server.storage.read_blob(meta["s3_key"]) == data
 
 
 def test_json_with_a_charset_or_without_a_content_type(alice: httpx.Client) -> None:

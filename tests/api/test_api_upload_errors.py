@@ -174,9 +174,9 @@ def small_admin(small_server: Server) -> httpx.Client:
 
 @pytest.fixture
 def small_unchanged(small_server: Server, small_admin: httpx.Client) -> Iterator[None]:
-    before = stored_state(small_admin, small_server.data_dir)
+    before = stored_state(small_admin, small_server.storage)
     yield
-    assert stored_state(small_admin, small_server.data_dir) == before
+    assert stored_state(small_admin, small_server.storage) == before
 
 
 def test_small_server_accepts_images_under_its_limits(small_admin: httpx.Client) -> None:

@@ -1,12 +1,13 @@
 """What a person's browser sees: images render by name, signed URLs work without credentials,
-private images stay hidden, and downloads get the uploaded file name (RFC 6266, Unicode)."""
+private images stay hidden, and downloads get the uploaded file name (RFC 6266, Unicode).
+On aws the signed URLs are S3's (moto here), so the browser fetches from S3 directly."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 from api_helpers import png, unique
-from api_server import Server
+from api_server import MOTO_SIGNATURES, Server
 from playwright.sync_api import Page
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +48,13 @@ def test_a_private_image_shows_only_through_its_signed_url(server: Server, page:
     response = page.goto(signed)
     assert response is not None and response.status == 200
     assert natural_size(page) == (40, 30)
+
+
+@pytest.mark.only_backend("local", reason=MOTO_SIGNATURES)
+def test_a_tampered_signed_url_shows_nothing(server: Server, page: Page) -> None:
+    assert server.admin_key
+    meta = upload(server, server.admin_key, filename="secret.png", visibility="private")
+    signed = server.client(server.admin_key).get(f"/images/{meta['image_id']}").json()["url"]
     tampered = page.goto(signed.replace("signature=", "signature=x"))
     assert tampered is not None and tampered.status == 403
 

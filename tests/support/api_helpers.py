@@ -1,18 +1,21 @@
-"""Helpers shared by the API tests: images made with Pillow, error-body checks, list walking."""
+"""Helpers shared by the API tests: images made with Pillow, error-body checks, list walking,
+what a server has stored, and reading signed URLs (ours and S3's)."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import random
+import time
 import uuid
+from collections.abc import Hashable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from PIL import Image
+from stored import Storage
 
 
 def unique(prefix: str = "t") -> str:
@@ -80,19 +83,29 @@ def list_all(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
     raise AssertionError("the cursor never ended")
 
 
-def blob_path(data_dir: Path, s3_key: str) -> Path:
-    """Where the embedded backend keeps an object (FilesystemBlobStore's sharded layout)."""
-    digest = hashlib.sha256(s3_key.encode()).hexdigest()
-    return data_dir / "blobs" / digest[:2] / digest[2:4] / digest
+def stored_state(admin: httpx.Client, storage: Storage) -> tuple[set[str], Hashable]:
+    """What a server holds: every image id in the catalog (as the admin sees it) and everything in
+    its storage (the blob files; on aws every S3 object and every table item)."""
+    return {i["image_id"] for i in list_all(admin)}, storage.snapshot()
 
 
-def blob_files(data_dir: Path) -> set[Path]:
-    return {p for p in (data_dir / "blobs").rglob("*") if p.is_file()}
+def url_query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def stored_state(admin: httpx.Client, data_dir: Path) -> tuple[set[str], set[Path]]:
-    """What a server holds: every image id in the catalog (as the admin sees it) and every blob."""
-    return {i["image_id"] for i in list_all(admin)}, blob_files(data_dir)
+def url_signature(url: str) -> str:
+    """The signature of a signed URL: ours (``signature``) or S3's SigV4 (``X-Amz-Signature``)."""
+    query = url_query(url)
+    return query.get("signature") or query["X-Amz-Signature"]
+
+
+def url_lifetime(url: str) -> float:
+    """Seconds from now until a signed URL expires, read from the URL itself."""
+    query = url_query(url)
+    if "X-Amz-Expires" in query:
+        signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        return signed_at.timestamp() + int(query["X-Amz-Expires"]) - time.time()
+    return int(query["expires"]) - time.time()
 
 
 def parse_iso(value: str) -> datetime:

@@ -111,6 +111,9 @@ def complete_direct_upload(ctx: Context, caller: Caller, image_id: str) -> Image
     except NotFound:
         raise InvalidInput("no bytes were uploaded for this image yet") from None
     try:
+        if len(data) > pending.size:
+            # S3 refuses this through the POST policy; emulators and other stores may not.
+            raise PayloadTooLarge(f"the upload is larger than the declared {pending.size} bytes")
         info = inspect_image(
             data, max_bytes=ctx.limits.max_image_bytes, max_pixels=ctx.limits.max_image_pixels
         )

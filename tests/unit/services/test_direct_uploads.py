@@ -117,6 +117,18 @@ def test_invalid_bytes_are_deleted_on_complete(ctx: Context) -> None:
         ctx.catalog.get(image_id)
 
 
+def test_bytes_beyond_the_declared_size_are_refused_on_complete(ctx: Context) -> None:
+    """A store that does not enforce the upload policy (moto, other S3 emulators) let them in."""
+    image_id, _, _ = start(ctx)
+    pending = ctx.pending.get_pending(image_id)  # type: ignore[union-attr]
+    ctx.blobs.put(pending.blob_key, png() + b"\0" * 1000, "image/png")
+    with pytest.raises(PayloadTooLarge):
+        complete_direct_upload(ctx, ALICE, image_id)
+    assert ctx.blobs.objects == {}  # type: ignore[attr-defined]
+    with pytest.raises(NotFound):
+        ctx.pending.get_pending(image_id)  # type: ignore[union-attr]
+
+
 def test_name_taken_meanwhile_leaves_nothing(ctx: Context) -> None:
     first, e1, s1 = start(ctx, name="same.png")
     second, e2, s2 = start(ctx, name="same.png")
