@@ -353,3 +353,37 @@ def test_all_images_lists_every_image_once(catalog: ImageCatalog, make_image: Ma
     expected = {i.image_id for i in added} - {added[3].image_id}
     listed = [i.image_id for i in catalog.all_images()]
     assert sorted(listed) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (ImageQuery(visibility=Visibility.PRIVATE, visible_to="carol"), ["c-private"]),
+        (ImageQuery(visibility=Visibility.PUBLIC, visible_to="carol"), ["b-public"]),
+        (ImageQuery(user_id="alice", visible_to="carol"), []),
+        (ImageQuery(user_id="carol", visible_to="carol"), ["c-private"]),
+        (ImageQuery(user_id="alice", visibility=Visibility.PRIVATE, visible_to="carol"), []),
+        (ImageQuery(visible_to="carol"), ["c-private", "b-public"]),
+        (ImageQuery(tags=("cat",), visible_to="carol"), ["c-private", "b-public"]),
+    ],
+)
+def test_visible_to_combined_with_other_filters_pages_exactly(
+    catalog: ImageCatalog, make_image: MakeImage, at: At, query: ImageQuery, expected: list[str]
+) -> None:
+    """Only what the caller may see is read, so pages of one are full and end exactly."""
+    for minute, (image_id, user, visibility) in enumerate([
+        ("a-private", "alice", Visibility.PRIVATE),
+        ("b-public", "bob", Visibility.PUBLIC),
+        ("c-private", "carol", Visibility.PRIVATE),
+    ]):  # fmt: skip
+        catalog.add(make_image(image_id, user_id=user, visibility=visibility, created_at=at(minute)))
+    seen: list[str] = []
+    after = None
+    for _ in range(5):
+        page = catalog.find(query, 1, after)
+        seen += [i.image_id for i in page.images]
+        assert page.images or page.next is None, "never an empty page that promises more"
+        if page.next is None:
+            break
+        after = page.next
+    assert seen == expected

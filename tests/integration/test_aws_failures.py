@@ -146,3 +146,23 @@ def test_racing_tag_updates_leave_the_tag_index_consistent(api: httpx.Client, aw
     for tag in ["start", "a", "b", "c", "d", "e"]:
         listed = [i["image_id"] for i in api.get(f"/images?tag={tag}", headers=ALICE).json()["images"]]
         assert listed == ([image_id] if tag in final else []), (tag, final)
+
+
+def test_accesses_counted_while_a_patch_is_in_flight_are_kept(api: httpx.Client, aws_ctx: Context) -> None:
+    """PATCH reads the image, then writes it: views counted in between must survive the write."""
+    image_id = upload(api).json()["image_id"]
+    db = clients(aws_ctx).dynamodb
+    counted: list[int] = []
+
+    def view_meanwhile(**_: Any) -> None:
+        if not counted:  # once, between PATCH's read and its transaction
+            counted.append(aws_ctx.catalog.record_access(image_id, aws_ctx.now()).access_count)
+
+    db.meta.events.register("before-call.dynamodb.TransactWriteItems", view_meanwhile, unique_id="meanwhile")
+    try:
+        assert api.patch(f"/images/{image_id}", json={"title": "new"}, headers=ALICE).status_code == 200
+    finally:
+        db.meta.events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="meanwhile")
+    assert counted == [1]
+    metadata = api.get(f"/images/{image_id}", headers=ALICE).json()["metadata"]
+    assert (metadata["title"], metadata["access_count"]) == ("new", 1)

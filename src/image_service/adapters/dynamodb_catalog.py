@@ -35,10 +35,10 @@ from image_service.adapters.dynamodb_items import (
     tag_item,
     tag_key,
 )
-from image_service.adapters.dynamodb_listing import Merger, plan, sort_range
+from image_service.adapters.dynamodb_listing import Merger, normalized, plan, sort_range
 from image_service.aws.clients import AwsClients
 from image_service.aws.errors import aws_errors, error_code
-from image_service.aws.table import BY_USER, PK, SHARDS, SK
+from image_service.aws.table import BY_CATEGORY, BY_USER, PK, SHARDS, SK
 from image_service.domain.errors import BackendUnavailable, Conflict, NotFound
 from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, format_time, parse_time
 
@@ -46,6 +46,9 @@ WHAT = "image catalog"
 NEW = {"ConditionExpression": "attribute_not_exists(PK)"}  # the item must not exist yet
 ATTEMPTS = 5  # optimistic writes retried when a concurrent writer moved the version first
 TAG_ATTRIBUTES = ("visibility", "category", "tags")  # what tag items copy from the image
+COUNTERS = ("access_count", "last_accessed_at")
+# Fields an image item may lack (with the index keys that exist only alongside them).
+OPTIONAL = ("category", BY_CATEGORY[1], BY_CATEGORY[2], "orientation")
 
 
 class DynamoDBImageCatalog:
@@ -101,13 +104,7 @@ class DynamoDBImageCatalog:
             current_item = self._get_image_item(image.image_id)
             current = image_from(current_item)
             version = int(current_item.get("version", {"N": "1"})["N"])
-            # Counters belong to record_access: keep the stored ones, not those of the caller's copy.
-            item = image_item(image, version + 1)
-            for counter in ("access_count", "last_accessed_at"):
-                item.pop(counter, None)
-                if counter in current_item:
-                    item[counter] = current_item[counter]
-            writes = [self._put(item, _version_is(version))]
+            writes = [self._set_fields(image_item(image, version + 1), version)]
             name_write = None
             if image.name != current.name:
                 name_write = len(writes) + 1
@@ -166,10 +163,11 @@ class DynamoDBImageCatalog:
     # -- listing ---------------------------------------------------------------------------
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
         low, high, skip_high = sort_range(query, after)
-        if low is not None and high is not None and low >= high:
+        keyed = normalized(query)
+        if keyed is None or (low is not None and high is not None and low >= high):
             return Page()
         merger = Merger(self._query, self._pool)
-        rows = merger.page(plan(query, self.shards), low, high, skip_high, limit + 1)
+        rows = merger.page(plan(keyed, self.shards), low, high, skip_high, limit + 1)
         page_ids = [row["image_id"]["S"] for row in rows[:limit]]
         images = self._batch_images(page_ids)
         # The index is eventually consistent: re-check each image as it is now, so a change made
@@ -266,6 +264,30 @@ class DynamoDBImageCatalog:
         """A strongly consistent GetItem: a write is visible to the next read."""
         item: Item | None = self._db.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         return item
+
+    def _set_fields(self, item: Item, version: int) -> dict[str, Any]:
+        """An Update that writes every field of ``item`` except the counters, removes optional
+        fields it lacks, and only applies if ``version`` is still the stored one. The counters
+        belong to record_access: a Put would write back a count read before accesses that landed
+        since, and lose them."""
+        fields = {k: v for k, v in item.items() if k not in (PK, SK, *COUNTERS)}
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":f{i}": value for i, value in enumerate(fields.values())}
+        update = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        missing = [a for a in OPTIONAL if a not in item]
+        if missing:
+            names |= {f"#r{i}": name for i, name in enumerate(missing)}
+            update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(missing)))
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {PK: item[PK], SK: item[SK]},
+                "UpdateExpression": update,
+                "ConditionExpression": "attribute_exists(PK) AND #version = :version",
+                "ExpressionAttributeNames": {**names, "#version": "version"},
+                "ExpressionAttributeValues": {**values, ":version": N(version)},
+            }
+        }
 
     def _put(self, item: Item, condition: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"Put": {"TableName": self.table, "Item": item, **(condition or {})}}

@@ -19,7 +19,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from image_service.adapters.dynamodb_items import (
@@ -65,8 +65,26 @@ class Plan:
     values: dict[str, Any]
 
 
+def normalized(query: ImageQuery) -> ImageQuery | None:
+    """The same query with ``visible_to`` folded into the other filters where they decide it;
+    None when nothing can match (someone else's private images)."""
+    if query.visible_to is None:
+        return query
+    if query.visibility is Visibility.PUBLIC or query.user_id == query.visible_to:
+        return replace(query, visible_to=None)
+    if query.visibility is Visibility.PRIVATE:
+        if query.user_id not in (None, query.visible_to):
+            return None
+        return replace(query, user_id=query.visible_to, visible_to=None)
+    if query.user_id is not None:  # another user's images: only the public ones
+        return replace(query, visibility=Visibility.PUBLIC, visible_to=None)
+    return query
+
+
 def plan(query: ImageQuery, shards: int) -> Plan:
-    """Which partitions to read (the most selective key we have) and what to filter on."""
+    """Which partitions to read (the most selective key we have) and what to filter on.
+    ``query`` must be ``normalized``: ``visible_to`` is then set only with neither a user nor
+    a visibility filter."""
     conditions: list[str] = []
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -84,15 +102,13 @@ def plan(query: ImageQuery, shards: int) -> Plan:
             conditions.append(f"contains(#tags, :tag{i})")
 
     def visible_to_filter() -> None:
-        if query.visible_to is not None and query.visibility is None:
+        if query.visible_to is not None:
             names["#visibility"], names["#user_id"] = "visibility", "user_id"
             values[":public"], values[":me"] = S(Visibility.PUBLIC.value), S(query.visible_to)
             conditions.append("(#visibility = :public OR #user_id = :me)")
 
     streams: list[Stream]
     if query.user_id is not None:
-        if query.visible_to is not None and query.visible_to != query.user_id:
-            visibilities = [v for v in visibilities if v is Visibility.PUBLIC]
         streams = [Stream(BY_USER, user_partition(query.user_id, v)) for v in visibilities]
         need_tags(query.tags)
         if query.category is not None:
@@ -110,7 +126,7 @@ def plan(query: ImageQuery, shards: int) -> Plan:
         if query.visibility is not None:
             where("visibility", ":visibility", query.visibility.value)
         visible_to_filter()
-    elif query.visible_to is not None and query.visibility is None:
+    elif query.visible_to is not None:
         streams = [Stream(BY_VISIBILITY, visibility_partition(Visibility.PUBLIC, s)) for s in range(shards)]
         streams.append(Stream(BY_USER, user_partition(query.visible_to, Visibility.PRIVATE)))
     else:
@@ -141,6 +157,8 @@ class Merger:
 
     def page(self, plan: Plan, low: str | None, high: str | None, skip_high: bool, need: int) -> list[Item]:
         streams = plan.streams
+        if not streams:
+            return []
         self._fill([(s, math.ceil(need / len(streams))) for s in streams], plan, low, high, skip_high)
         out: list[Item] = []
         while len(out) < need:
