@@ -1,7 +1,7 @@
 """The Lambda handler on the aws backend (DynamoDB Local + moto S3), driven with API Gateway events.
 
 Each test module gets a fresh bucket and table, the environment a deployed function would have
-(``AwsResources.env()``), a handler made by ``lambda_handler.make_handler(Settings())`` from that
+(``AwsResources.env()``), a handler made by ``lambda_app.make_handler(Settings())`` from that
 environment, and API keys for alice and bob. The ``version`` fixture runs a test once with REST
 API (payload 1.0) events and once with HTTP API (payload 2.0) events.
 """
@@ -18,7 +18,7 @@ from apigw import VERSIONS, LambdaClient, Version
 from aws_emulators import fresh_resources
 from lambda_helpers import Stack, function_env, use_function_env
 
-from image_service.lambda_handler import make_handler
+from image_service.lambda_app import make_handler
 from image_service.services.keys import create_key
 from image_service.settings import Settings
 

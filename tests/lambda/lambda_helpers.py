@@ -13,7 +13,7 @@ from mangum import Mangum
 from pydantic import AliasChoices
 
 from image_service.domain.models import Image
-from image_service.lambda_handler import make_handler
+from image_service.lambda_app import make_handler
 from image_service.settings import Settings
 
 

@@ -166,17 +166,24 @@ class DynamoDBImageCatalog:
         keyed = normalized(query)
         if keyed is None or (low is not None and high is not None and low >= high):
             return Page()
-        merger = Merger(self._query, self._pool)
-        rows = merger.page(plan(keyed, self.shards), low, high, skip_high, limit + 1)
-        page_ids = [row["image_id"]["S"] for row in rows[:limit]]
-        images = self._batch_images(page_ids)
-        # The index is eventually consistent: re-check each image as it is now, so a change made
-        # a moment ago (say, made private) is never shown under the old facts.
-        images = [i for i in images if query.matches(i)]
-        more = len(rows) > limit
-        last = rows[limit - 1] if more else None
-        next_key = Keyset(_created(last), last["image_id"]["S"]) if last is not None else None
-        return Page(images, next_key)
+        merger = Merger(self._query, self._pool, plan(keyed, self.shards), low, high, skip_high)
+        if after is not None and after.resume:
+            merger.resume(after.resume)
+        merger.expected = limit + 1  # the page and one look-ahead row: size the first reads for it
+        images: list[Image] = []
+        last: Item | None = None
+        while len(images) < limit:
+            rows = merger.take(limit - len(images))
+            if not rows:
+                break
+            last = rows[-1]
+            # The index is eventually consistent: re-check each image as it is now, so a change
+            # made a moment ago (say, made private) is never shown under the old facts.
+            images += [i for i in self._batch_images([r["image_id"]["S"] for r in rows]) if query.matches(i)]
+        if last is None or not merger.peek():
+            return Page(images)
+        keyset = Keyset(_created(last), last["image_id"]["S"], merger.resume_state())
+        return Page(images, keyset)
 
     def _query(self, request: dict[str, Any]) -> dict[str, Any]:
         with aws_errors(WHAT):

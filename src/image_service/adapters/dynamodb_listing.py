@@ -15,6 +15,7 @@ been so far.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from image_service.adapters.dynamodb_items import (
     user_partition,
     visibility_partition,
 )
-from image_service.aws.table import BY_CATEGORY, BY_TAG, BY_USER, BY_VISIBILITY
+from image_service.aws.table import BY_CATEGORY, BY_TAG, BY_USER, BY_VISIBILITY, PK, SK
 from image_service.domain.models import ImageQuery, Keyset, Visibility, format_time
 
 MAX_CHUNK = 500
@@ -149,57 +150,65 @@ def sort_range(query: ImageQuery, after: Keyset | None) -> tuple[str | None, str
 
 
 class Merger:
-    """Reads one page: the merged, newest-first index items of a plan, ``need`` at most."""
+    """Reads the merged, newest-first index items of a plan, a few at a time.
 
-    def __init__(self, query_fn: QueryFn, pool: ThreadPoolExecutor | None) -> None:
-        self._query = query_fn
-        self._pool = pool
+    A merger can be resumed: ``resume_state`` says, per stream, the items already read but not
+    returned (only their sort keys) and where its Query stopped; ``resume`` applies such a note.
+    A page that carries it in its cursor makes the next page read nothing twice.
+    """
 
-    def page(self, plan: Plan, low: str | None, high: str | None, skip_high: bool, need: int) -> list[Item]:
-        streams = plan.streams
-        if not streams:
-            return []
-        self._fill([(s, math.ceil(need / len(streams))) for s in streams], plan, low, high, skip_high)
-        out: list[Item] = []
-        while len(out) < need:
-            active = [s for s in streams if s.buffer or not s.exhausted]
-            if not active:
-                break
-            empty = [s for s in active if not s.buffer]
-            if empty:
-                missing = need - len(out)
-                share = max(1, math.ceil(missing / len(active)))
-                requests = [(s, min(MAX_CHUNK, math.ceil(share / s.selectivity()))) for s in empty]
-                self._fill(requests, plan, low, high, skip_high)
-                continue
-            best = max(active, key=Stream.head)
-            out.append(best.buffer.popleft())
-        return out
-
-    def _fill(
+    def __init__(
         self,
-        requests: list[tuple[Stream, int]],
+        query_fn: QueryFn,
+        pool: ThreadPoolExecutor | None,
         plan: Plan,
         low: str | None,
         high: str | None,
         skip_high: bool,
     ) -> None:
-        def one(request: tuple[Stream, int]) -> None:
-            stream, limit = request
-            self._read(stream, limit, plan, low, high, skip_high)
+        self._query = query_fn
+        self._pool = pool
+        self.plan = plan
+        self._low, self._high, self._skip_high = low, high, skip_high
+        self.expected = 0  # rows the caller will want in all: sizes the first reads
 
+    def take(self, count: int) -> list[Item]:
+        """Up to ``count`` more items in order (fewer only when every stream is exhausted)."""
+        out: list[Item] = []
+        while len(out) < count and self._ready(count - len(out)):
+            best = max((s for s in self.plan.streams if s.buffer), key=Stream.head)
+            out.append(best.buffer.popleft())
+        return out
+
+    def peek(self) -> bool:
+        """Whether one more item exists (reading it if needed, but not taking it)."""
+        return self._ready(1)
+
+    def _ready(self, wanted: int) -> bool:
+        """Read until every unexhausted stream has a head; False if no stream has one."""
+        while True:
+            active = [s for s in self.plan.streams if s.buffer or not s.exhausted]
+            if not active:
+                return False
+            empty = [s for s in active if not s.buffer]
+            if not empty:
+                return True
+            share = max(1, math.ceil(max(wanted, self.expected) / len(active)))
+            self.expected = 0  # only the first reads are sized for the whole page
+            self._fill([(s, min(MAX_CHUNK, math.ceil(share / s.selectivity()))) for s in empty])
+
+    def _fill(self, requests: list[tuple[Stream, int]]) -> None:
         if len(requests) == 1 or self._pool is None:
-            for request in requests:
-                one(request)
+            for stream, limit in requests:
+                self._read(stream, limit)
         else:
-            list(self._pool.map(one, requests))
+            list(self._pool.map(lambda request: self._read(*request), requests))
 
-    def _read(
-        self, stream: Stream, limit: int, plan: Plan, low: str | None, high: str | None, skip_high: bool
-    ) -> None:
+    def _read(self, stream: Stream, limit: int) -> None:
         index_name, pk_attr, sk_attr = stream.index
-        names = {**plan.names, "#pk": pk_attr}
-        values = {**plan.values, ":pk": S(stream.partition)}
+        low, high, skip_high = self._low, self._high, self._skip_high
+        names = {**self.plan.names, "#pk": pk_attr}
+        values = {**self.plan.values, ":pk": S(stream.partition)}
         condition = "#pk = :pk"
         if low is not None or high is not None:
             names["#sk"] = sk_attr
@@ -223,8 +232,8 @@ class Merger:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if plan.filter_expression:
-            request["FilterExpression"] = plan.filter_expression
+        if self.plan.filter_expression:
+            request["FilterExpression"] = self.plan.filter_expression
         if stream.start_key is not None:
             request["ExclusiveStartKey"] = stream.start_key
         response = self._query(request)
@@ -237,3 +246,49 @@ class Merger:
             stream.buffer.append(item)
         stream.start_key = response.get("LastEvaluatedKey")
         stream.exhausted = stream.start_key is None
+
+    # -- resuming --------------------------------------------------------------------------
+    def resume_state(self) -> str:
+        """Per stream: exhausted, the sort key its Query stopped at, the sort keys read ahead."""
+        state = []
+        for stream in self.plan.streams:
+            sk_attr = stream.index[2]
+            position = stream.start_key[sk_attr]["S"] if stream.start_key else ""
+            state.append([int(stream.exhausted), position, [item[sk_attr]["S"] for item in stream.buffer]])
+        return json.dumps(state, separators=(",", ":"))
+
+    def resume(self, note: str) -> None:
+        """Apply ``resume_state`` of the previous page; a note that does not fit is ignored (the
+        keyset alone is always a correct place to start)."""
+        try:
+            state = json.loads(note)
+            if not isinstance(state, list) or len(state) != len(self.plan.streams):
+                return
+            parsed = [(bool(e), str(p), [str(k) for k in ks]) for e, p, ks in state]
+        except (ValueError, TypeError):
+            return
+        for stream, (exhausted, position, ahead) in zip(self.plan.streams, parsed, strict=True):
+            _, pk_attr, sk_attr = stream.index
+            stream.exhausted = exhausted
+            stream.buffer.extend(_row(sk_attr, sk) for sk in ahead)
+            if position:
+                stream.start_key = {
+                    pk_attr: S(stream.partition),
+                    sk_attr: S(position),
+                    **_base_key(stream, position),
+                }
+
+
+def _row(sk_attr: str, sk: str) -> Item:
+    """An index item rebuilt from its sort key: enough to merge it and fetch its image."""
+    created_at, _, image_id = sk.partition("#")
+    return {sk_attr: S(sk), "image_id": S(image_id), "created_at": S(created_at)}
+
+
+def _base_key(stream: Stream, sort_key: str) -> Item:
+    """The table key of the item at ``sort_key`` in ``stream`` (part of a GSI's start key)."""
+    image_id = sort_key.partition("#")[2]
+    if stream.index is BY_TAG:
+        tag = stream.partition.split("#")[1]
+        return {PK: S(f"IMAGE#{image_id}"), SK: S(f"TAG#{tag}")}
+    return {PK: S(f"IMAGE#{image_id}"), SK: S("IMAGE")}

@@ -105,10 +105,15 @@ class ImageQuery:
 
 @dataclass(frozen=True, slots=True, order=True)
 class Keyset:
-    """Position in the newest-first order: the last (created_at, image_id) a page returned."""
+    """Position in the newest-first order: the last (created_at, image_id) a page returned.
+
+    ``resume`` is the catalog's own note on where it stopped (opaque to everyone else, carried
+    in the signed cursor): DynamoDB keeps there the items it read past the page, so the next
+    page does not read them again. A catalog must answer correctly without it."""
 
     created_at: datetime
     image_id: str
+    resume: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

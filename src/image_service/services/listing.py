@@ -109,7 +109,8 @@ def list_images(
 
 
 def encode_cursor(signer: Signer, filters: ListFilters, keyset: Keyset) -> str:
-    body = json.dumps([format_time(keyset.created_at), keyset.image_id], separators=(",", ":"))
+    position = [format_time(keyset.created_at), keyset.image_id, *([keyset.resume] if keyset.resume else [])]
+    body = json.dumps(position, separators=(",", ":"))
     signature = signer.sign(CURSOR_PURPOSE, f"{filters.fingerprint()}\n{body}")
     return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=") + "." + signature
 
@@ -128,7 +129,9 @@ def decode_cursor(signer: Signer, filters: ListFilters, token: str) -> Keyset:
     if not signature or not signer.verify(CURSOR_PURPOSE, f"{filters.fingerprint()}\n{body}", signature):
         raise invalid
     try:
-        created_at, image_id = json.loads(body)
-        return Keyset(parse_time(created_at), str(image_id))
+        created_at, image_id, *resume = json.loads(body)
+        if len(resume) > 1 or not all(isinstance(r, str) for r in resume):
+            raise ValueError("resume")
+        return Keyset(parse_time(created_at), str(image_id), resume[0] if resume else "")
     except (ValueError, TypeError):
         raise invalid from None
