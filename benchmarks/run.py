@@ -1,9 +1,10 @@
 """Run the benchmarks and print a summary; JSON results go to benchmarks/results/ (git-ignored).
 
-python -m benchmarks.run                  # everything (what `make bench` runs), ~5 min, plus
+python -m benchmarks.run                  # everything (what `make bench` runs), ~10 min, plus
                                           # ~1.5 min the first time to build the 1M catalog
-python -m benchmarks.run --quick          # smaller catalog, fewer samples, short wrk runs
-python -m benchmarks.run --only list      # one benchmark (list, upload, serve; repeatable)
+python -m benchmarks.run --quick          # smaller catalogs, fewer samples, short wrk runs
+python -m benchmarks.run --only list      # one benchmark (repeatable): list, upload, serve, and on
+                                          # the AWS emulators amplification, requests, coldstart
 python -m benchmarks.run --markdown       # also print the tables as Markdown
 """
 
@@ -20,7 +21,14 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-from benchmarks import bench_list, bench_serve, bench_upload
+from benchmarks import (
+    bench_amplification,
+    bench_coldstart,
+    bench_list,
+    bench_requests,
+    bench_serve,
+    bench_upload,
+)
 from benchmarks.common import (
     RESULTS_DIR,
     Config,
@@ -31,7 +39,14 @@ from benchmarks.common import (
     write_json,
 )
 
-BENCHMARKS: dict[str, ModuleType] = {"list": bench_list, "upload": bench_upload, "serve": bench_serve}
+BENCHMARKS: dict[str, ModuleType] = {
+    "list": bench_list,
+    "upload": bench_upload,
+    "serve": bench_serve,
+    "amplification": bench_amplification,
+    "requests": bench_requests,
+    "coldstart": bench_coldstart,
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -36,6 +36,10 @@ from image_service.aws.table import BY_CATEGORY, BY_TAG, BY_USER, BY_VISIBILITY,
 from image_service.domain.models import ImageQuery, Keyset, Visibility, format_time
 
 MAX_CHUNK = 500
+# Fewest items a Query asks for. Items read past the page are carried in the cursor, not read
+# again, so a few extra per Query cost little and save many one-item Queries (each of which
+# costs a round trip and a minimum of 0.5 read units).
+MIN_READ = 3
 Index = tuple[str, str, str]
 QueryFn = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -193,7 +197,7 @@ class Merger:
             empty = [s for s in active if not s.buffer]
             if not empty:
                 return True
-            share = max(1, math.ceil(max(wanted, self.expected) / len(active)))
+            share = max(MIN_READ, math.ceil(max(wanted, self.expected) / len(active)))
             self.expected = 0  # only the first reads are sized for the whole page
             self._fill([(s, min(MAX_CHUNK, math.ceil(share / s.selectivity()))) for s in empty])
 
