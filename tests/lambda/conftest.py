@@ -8,6 +8,7 @@ API (payload 1.0) events and once with HTTP API (payload 2.0) events.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,6 +31,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker("lambda")
+
+
+@pytest.fixture(scope="package", autouse=True)
+def event_loop_for_mangum() -> Iterator[None]:
+    """Mangum runs requests on the thread's event loop and makes one if there is none, never
+    closing it. Give it one that is closed afterwards, so no loop (and its self-pipe sockets)
+    outlives these tests to be reported unclosed at the end of the session."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.fixture(scope="module")
