@@ -10,7 +10,8 @@ client sees every call, and per page we count:
   items a FilterExpression then dropped included), split into *used* (returned, or the one
   look-ahead item that tells whether there is a next page), *filtered out* (read, dropped by the
   FilterExpression) and *over-read* (returned by a Query but left in a stream's buffer when the
-  page was full; the cursor's own row, re-read by a BETWEEN, counts here too);
+  page was full: carried in the cursor to the next page, so only what is left when the walk
+  stops is never used; negative when a page used items an earlier page read);
 - BatchGetItem keys and items (should be exactly one per returned image) and requests per page.
 
 Every page is checked against the answer computed in Python from the same images
@@ -442,7 +443,8 @@ def _report(walks: list[Walk], size: int, items: int) -> tuple[list[Table], list
     index.notes += [
         "index read = sum of ScannedCount of every Query; used = returned + 1 look-ahead item per page "
         "(has_more); filtered out = read, dropped by the FilterExpression; over-read = returned by a "
-        "Query but left in a stream's buffer when the page was full (read again by the next page)",
+        "Query but left in a stream's buffer when the page was full (carried in the cursor to the next "
+        "page, so over a walk only the read-ahead of its last page is never used)",
         f"read / returned over the whole walk (up to {max(len(w.pages) for w in walks)} pages); worst page "
         "= the page with the highest ratio; ideal = the fewest index items any reader of the same "
         "plan must read: each of the plan's k streams down to its first match after the page, so "
