@@ -4,6 +4,8 @@ Walking all pages with ``after=page.next`` returns exactly the reference matches
 (``adapters.memory.matches``, newest first, image_id as tiebreak), each once and in order; a page
 holds ``limit`` images whenever at least that many remain; ``next`` is set exactly when more
 remain, so no page is empty while it is set. Few timestamps and short ids make ties common.
+On DynamoDB every image lands in one of 4 shards by a hash of its id, so with pages of 1 to 7 the
+pages straddle shard boundaries all the time, and the cursors carry read-ahead between pages.
 """
 
 from __future__ import annotations
