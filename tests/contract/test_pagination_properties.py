@@ -1,7 +1,7 @@
 """Pagination invariants of ImageCatalog.find, on every catalog, for random data and queries.
 
 Walking all pages with ``after=page.next`` returns exactly the reference matches
-(``adapters.memory.matches``, newest first, image_id as tiebreak), each once and in order; a page
+(``ImageQuery.matches``, newest first, image_id as tiebreak), each once and in order; a page
 holds ``limit`` images whenever at least that many remain; ``next`` is set exactly when more
 remain, so no page is empty while it is set. Few timestamps and short ids make ties common.
 On DynamoDB every image lands in one of 4 shards by a hash of its id, so with pages of 1 to 7 the
@@ -19,7 +19,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from image_service.adapters.memory import matches
 from image_service.domain.models import Image, ImageQuery, Keyset, Visibility
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -104,7 +103,7 @@ def test_walking_all_pages_returns_every_match_once_in_order(
             catalog.add(image)
         for query, limit in cases:
             expected = sorted(
-                (i for i in images if matches(i, query)),
+                (i for i in images if query.matches(i)),
                 key=lambda i: (i.created_at, i.image_id),
                 reverse=True,
             )

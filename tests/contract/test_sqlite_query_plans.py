@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from image_service.adapters.memory import matches
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
 from image_service.domain.models import ADMIN, Caller, Image, ImageQuery, Keyset, Visibility
 from image_service.services.listing import ListFilters, query_for
@@ -116,7 +115,7 @@ def reference(images: list[Image], query: ImageQuery, after: Keyset | None) -> l
     found = [
         i
         for i in images
-        if matches(i, query)
+        if query.matches(i)
         and (after is None or (i.created_at, i.image_id) < (after.created_at, after.image_id))
     ]
     return sorted(found, key=lambda i: (i.created_at, i.image_id), reverse=True)[:PAGE]

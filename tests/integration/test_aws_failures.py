@@ -35,7 +35,7 @@ def api(aws_ctx: Context) -> Iterator[httpx.Client]:
 
 
 def clients(ctx: Context) -> Any:
-    return ctx.blobs._clients  # type: ignore[attr-defined]
+    return ctx.catalog.clients  # type: ignore[attr-defined]
 
 
 def upload(api: httpx.Client, **fields: Any) -> Any:

@@ -60,14 +60,14 @@ class DynamoDBImageCatalog:
         shards: int = SHARDS,
         pool: ThreadPoolExecutor | None = None,
     ) -> None:
-        self._clients = clients
+        self.clients = clients  # shared with DynamoDBPendingUploads: one table, one client
         self.table = table
         self.shards = shards
         self._pool = pool or ThreadPoolExecutor(max_workers=2 * shards + 2, thread_name_prefix="ddb-list")
 
     @property
     def _db(self) -> Any:
-        return self._clients.dynamodb
+        return self.clients.dynamodb
 
     # -- images ----------------------------------------------------------------------------
     def add(self, image: Image) -> None:
@@ -182,7 +182,7 @@ class DynamoDBImageCatalog:
             images += [i for i in self._batch_images([r["image_id"]["S"] for r in rows]) if query.matches(i)]
         if last is None or not merger.peek():
             return Page(images)
-        keyset = Keyset(_created(last), last["image_id"]["S"], merger.resume_state())
+        keyset = Keyset(parse_time(last["created_at"]["S"]), last["image_id"]["S"], merger.resume_state())
         return Page(images, keyset)
 
     def _query(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -331,7 +331,3 @@ def _version_is(version: int) -> dict[str, Any]:
         "ConditionExpression": "attribute_exists(PK) AND version = :version",
         "ExpressionAttributeValues": {":version": N(version)},
     }
-
-
-def _created(row: Item) -> datetime:
-    return parse_time(row["created_at"]["S"])

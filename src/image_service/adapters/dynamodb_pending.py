@@ -30,7 +30,7 @@ WHAT = "pending uploads"
 class DynamoDBPendingUploads:
     def __init__(self, catalog: DynamoDBImageCatalog) -> None:
         self._catalog = catalog
-        self._clients = catalog._clients
+        self._clients = catalog.clients
         self.table = catalog.table
 
     def add_pending(self, pending: PendingUpload) -> None:

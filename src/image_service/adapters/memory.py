@@ -52,11 +52,6 @@ class InMemoryBlobStore:
         return None
 
 
-def matches(image: Image, query: ImageQuery) -> bool:
-    """The reference semantics of an ImageQuery (kept for tests that import it from here)."""
-    return query.matches(image)
-
-
 class InMemoryImageCatalog:
     def __init__(self) -> None:
         self.images: dict[str, Image] = {}
@@ -102,7 +97,7 @@ class InMemoryImageCatalog:
 
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
         ordered = sorted(
-            (i for i in self.images.values() if matches(i, query)),
+            (i for i in self.images.values() if query.matches(i)),
             key=lambda i: (i.created_at, i.image_id),
             reverse=True,
         )

@@ -192,9 +192,6 @@ def start_emulators(
     bucket: str = "image-service-local", table: str = "image-service-local", log_dir: Path | None = None
 ) -> Emulators:
     ddb_port, s3_port = free_port(), free_port()
-    logs = [subprocess.DEVNULL, subprocess.DEVNULL] if log_dir is None else [
-        open(log_dir / "dynamodb-local.log", "ab"), open(log_dir / "moto.log", "ab")  # noqa: SIM115
-    ]  # fmt: skip
     emulators = Emulators(
         dynamodb_url=f"http://127.0.0.1:{ddb_port}",
         s3_url=f"http://127.0.0.1:{s3_port}",
@@ -204,8 +201,10 @@ def start_emulators(
         admin_key=f"isk_bootstrap_{secrets.token_urlsafe(32)}",
     )
     try:
-        emulators.processes.append(start_dynamodb_local(ddb_port, logs[0]))
-        emulators.processes.append(start_moto(s3_port, logs[1]))
+        with _log(log_dir, "dynamodb-local.log") as log:
+            emulators.processes.append(start_dynamodb_local(ddb_port, log))
+        with _log(log_dir, "moto.log") as log:  # the child keeps its own copy of the file
+            emulators.processes.append(start_moto(s3_port, log))
         wait_until_up(emulators.dynamodb_url, emulators.processes[0], "DynamoDB Local")
         wait_until_up(f"{emulators.s3_url}/moto-api/", emulators.processes[1], "moto")
         try:
@@ -216,6 +215,15 @@ def start_emulators(
         emulators.stop()
         raise
     return emulators
+
+
+@contextmanager
+def _log(log_dir: Path | None, name: str) -> Iterator[Any]:
+    if log_dir is None:
+        yield subprocess.DEVNULL
+        return
+    with open(log_dir / name, "ab") as handle:
+        yield handle
 
 
 @contextmanager
