@@ -62,7 +62,7 @@ def test_the_upload_target_is_the_backends(server: Server, alice: httpx.Client) 
     assert answer["upload"]["url"].partition("?")[0] == server.upload_url_path(answer["image_id"])
 
 
-def test_direct_upload_round_trip(alice: httpx.Client, anon: httpx.Client) -> None:
+def test_direct_upload_round_trip(server: Server, alice: httpx.Client, anon: httpx.Client) -> None:
     data = png(40, 30)
     name = f"{unique('direct')}.png"
     answer = start(alice, len(data), name=name, tags=["Big", "big"], title="direct")
@@ -80,6 +80,10 @@ def test_direct_upload_round_trip(alice: httpx.Client, anon: httpx.Client) -> No
         len(data),
     )
     assert anon.get(f"/{name}").content == data
+    # The bytes moved from the pending prefix (which a lifecycle rule expires) to the image's key.
+    image_id = answer["image_id"]
+    assert server.storage.read_blob(f"alice/{image_id}") == data
+    assert not server.storage.has_blob(f"~pending/alice/{image_id}")
 
 
 def test_invalid_bytes_are_refused_and_deleted(server: Server, alice: httpx.Client) -> None:
@@ -111,7 +115,8 @@ def test_the_presigned_post_pins_key_type_size_and_expiry(server: Server, alice:
     # What S3 enforces on AWS (moto does not): the policy the service signs is the whole guard.
     answer = start(alice, 1234, content_type="image/jpeg")
     fields = answer["upload"]["fields"]
-    assert fields["key"] == f"alice/{answer['image_id']}"
+    # Under the prefix the deploy template's lifecycle rule expires, never an image's own key.
+    assert fields["key"] == f"~pending/alice/{answer['image_id']}"
     policy = json.loads(base64.b64decode(fields["policy"]))
     conditions = policy["conditions"]
     assert ["content-length-range", 1, 1234] in conditions

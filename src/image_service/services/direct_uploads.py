@@ -3,8 +3,14 @@
 Timeline: (1) ``start`` validates the declared metadata, size and type, records a pending
 upload and returns where to send the bytes (presigned S3 POST, or the embedded backend's own
 signed PUT); (2) the client sends the bytes straight to storage; (3) ``complete`` decodes the
-stored bytes exactly like a normal upload and only then writes the catalog row. Invalid bytes
-are deleted. Pending uploads never completed expire and are swept (blob and record).
+stored bytes exactly like a normal upload, copies them to the image's own key and only then
+writes the catalog row. Invalid bytes are deleted. Pending uploads never completed expire and are
+swept (blob and record).
+
+Pending bytes live under ``PENDING_PREFIX``, apart from every image, so that storage can expire
+forgotten ones on its own: the deploy template's S3 lifecycle rule deletes objects under that
+prefix after a day. The prefix starts with ``~``, which no user id may contain, so it can never
+be the start of an image's key (``<owner>/<id>``).
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ from image_service.imaging import ACCEPTED_FORMATS, inspect_image
 from image_service.ports import PendingUploads
 from image_service.services.context import Context
 from image_service.services.images import require_identity
-from image_service.services.uploads import UploadDraft, build_image, owner_for
+from image_service.services.uploads import UploadDraft, build_image, image_key, owner_for
 
 log = logging.getLogger(__name__)
 ACCEPTED_TYPES = {content_type for content_type, _ in ACCEPTED_FORMATS.values()}
+PENDING_PREFIX = "~pending/"
 METADATA = ("filename", "name", "title", "description", "tags", "category", "visibility")
 
 
@@ -61,7 +68,7 @@ def start_direct_upload(
     pending = PendingUpload(
         image_id=image_id,
         user_id=owner,
-        blob_key=f"{owner}/{image_id}",
+        blob_key=f"{PENDING_PREFIX}{owner}/{image_id}",
         content_type=content_type.lower(),
         size=size,
         metadata=metadata,
@@ -118,20 +125,19 @@ def complete_direct_upload(ctx: Context, caller: Caller, image_id: str) -> Image
             data, max_bytes=ctx.limits.max_image_bytes, max_pixels=ctx.limits.max_image_pixels
         )
         draft = UploadDraft(data=data, user_id=pending.user_id, **pending.metadata)
-        image = dataclasses.replace(
-            build_image(ctx, pending.user_id, draft, info, image_id=pending.image_id), s3_key=pending.blob_key
-        )
+        image = build_image(ctx, pending.user_id, draft, info, image_id=pending.image_id)
+        ctx.blobs.put(image.s3_key, data, image.content_type)
         ctx.catalog.add(image)
     except Conflict:
         if _already_completed(ctx, pending):
             return ctx.catalog.get(pending.image_id)
-        _discard(ctx, pending)
+        _discard(ctx, pending, also=image_key(pending.user_id, pending.image_id))
         raise
     except ImageServiceError:
         # Invalid bytes or a name taken meanwhile: nothing of this upload may stay behind.
-        _discard(ctx, pending)
+        _discard(ctx, pending, also=image_key(pending.user_id, pending.image_id))
         raise
-    store.remove_pending(pending.image_id)
+    _discard(ctx, pending)
     return image
 
 
@@ -151,11 +157,15 @@ def sweep_expired(ctx: Context, limit: int = 100) -> int:
     return sum(_discard(ctx, pending) for pending in store.expired_pending(ctx.now(), limit))
 
 
-def _discard(ctx: Context, pending: PendingUpload) -> bool:
+def _discard(ctx: Context, pending: PendingUpload, also: str | None = None) -> bool:
+    """Delete the pending bytes (and ``also``, the image's copy of a failed completion), then
+    the record; if a delete fails the record stays, so a later sweep retries."""
     try:
-        ctx.blobs.delete(pending.blob_key)
+        for key in (pending.blob_key, also):
+            if key is not None:
+                ctx.blobs.delete(key)
     except ImageServiceError:
         log.exception("could not delete the bytes of pending upload %s", pending.image_id)
-        return False  # keep the record so a later sweep retries
+        return False
     _pending_store(ctx).remove_pending(pending.image_id)
     return True

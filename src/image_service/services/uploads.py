@@ -90,6 +90,11 @@ def _prepare(
         raise
 
 
+def image_key(owner: str, image_id: str) -> str:
+    """Where an image's bytes are stored: ``<owner>/<id>``."""
+    return f"{owner}/{image_id}"
+
+
 def build_image(
     ctx: Context, owner: str, draft: UploadDraft, info: ImageInfo, image_id: str | None = None
 ) -> Image:
@@ -112,7 +117,7 @@ def build_image(
         height=info.height,
         size=len(draft.data),
         checksum_sha256=hashlib.sha256(draft.data).hexdigest(),
-        s3_key=f"{owner}/{image_id}",
+        s3_key=image_key(owner, image_id),
         orientation=info.orientation,
         created_at=now,
         updated_at=now,
