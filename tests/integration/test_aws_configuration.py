@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aws_emulators import emulators, fresh_resources
 
-from image_service.aws.secrets import CachedSecrets, ServiceSecrets
+from image_service.aws.secrets import CachedSecrets, ServiceSecrets, derived_signing_key
 from image_service.aws.table import INDEXES, SHARDS, TTL_ATTRIBUTE, create_table_request
 from image_service.bootstrap import ConfigurationError, aws_config, aws_context, bootstrap
 from image_service.domain.errors import BackendUnavailable
@@ -97,6 +97,38 @@ def test_secrets_come_from_secrets_manager_and_rotate_after_the_ttl(monkeypatch:
     assert authenticate(ctx.keys, "isk_boot_second").is_admin
     _, token = create_key(ctx.keys, "carol", is_admin=False, now=ctx.now())
     assert authenticate(ctx.keys, token).user_id == "carol", "stored keys still work beside it"
+
+
+@pytest.mark.parametrize(
+    ("secret", "works"),
+    [
+        ({"admin_key": "Q7wLm2Zr9Xc4Vb8Nt1Ky6Hd3Jf5Gs0Pa2Ue4Wi7Ro9"}, True),  # what the template makes
+        ({"signing_key": "not hex", "admin_key": "isk_x"}, False),
+        ({"other": "value"}, False),
+    ],
+)
+def test_a_secret_with_only_an_admin_key_derives_the_signing_key(
+    monkeypatch: pytest.MonkeyPatch, secret: dict[str, str], works: bool
+) -> None:
+    resources = fresh_resources()
+    for name, value in resources.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("IMAGE_SERVICE_SIGNING_KEY")
+    monkeypatch.delenv("IMAGE_SERVICE_ADMIN_KEY")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", emulators().s3_url)
+    sm = resources.clients.secretsmanager
+    arn = sm.create_secret(Name=f"{resources.table}-only-admin", SecretString=json.dumps(secret))["ARN"]
+    monkeypatch.setenv("IMAGE_SERVICE_SECRET_ARN", arn)
+    ctx = aws_context(Settings())
+    if not works:
+        with pytest.raises(BackendUnavailable, match="malformed"):
+            ctx.signer.sign("cursor", "m")
+        return
+    assert authenticate(ctx.keys, secret["admin_key"]).is_admin
+    derived = bytes.fromhex(derived_signing_key(secret["admin_key"]))
+    assert len(derived) == 32 and derived != secret["admin_key"].encode()
+    again = aws_context(Settings())
+    assert ctx.signer.sign("cursor", "m") == again.signer.sign("cursor", "m"), "every instance derives the same key"
 
 
 def test_the_cache_keeps_a_value_for_its_ttl_and_survives_an_outage() -> None:

@@ -4,10 +4,17 @@ With ``IMAGE_SERVICE_SECRET_ARN`` set, the secret's JSON (``{"signing_key": "<he
 "admin_key": "isk_..."}``) is fetched on first use and cached for ``ttl`` seconds, so a rotated
 secret reaches every warm Lambda within that time without a call per request. Otherwise the two
 values come from ``IMAGE_SERVICE_SIGNING_KEY`` and ``IMAGE_SERVICE_ADMIN_KEY``.
+
+A secret may hold only ``admin_key``: the signing key is then derived from it (HMAC-SHA256 with a
+fixed label). That is what the deploy template creates, because CloudFormation can generate one
+random value per secret; whoever reads the secret holds the admin key anyway, so deriving the
+signing key from it gives nothing away.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -23,6 +30,14 @@ from image_service.domain.errors import BackendUnavailable
 class ServiceSecrets:
     signing_key: bytes
     admin_key: str | None = None
+
+
+SIGNING_KEY_LABEL = b"image-service/url-and-cursor-signing/v1"
+
+
+def derived_signing_key(admin_key: str) -> str:
+    """The signing key (hex) of a secret that holds only an admin key."""
+    return hmac.new(admin_key.encode(), SIGNING_KEY_LABEL, hashlib.sha256).hexdigest()
 
 
 def parse_secrets(signing_key_hex: str, admin_key: str | None) -> ServiceSecrets:
@@ -73,7 +88,10 @@ def secrets_manager_fetcher(clients: AwsClients, secret_id: str) -> Callable[[],
             response = clients.secretsmanager.get_secret_value(SecretId=secret_id)
         try:
             values = json.loads(response["SecretString"])
-            return parse_secrets(values["signing_key"], values.get("admin_key"))
+            admin_key = values.get("admin_key")
+            if "signing_key" not in values and admin_key:
+                return parse_secrets(derived_signing_key(admin_key), admin_key)
+            return parse_secrets(values["signing_key"], admin_key)
         except (KeyError, TypeError, ValueError) as exc:
             raise BackendUnavailable(f"the service secret is malformed: {exc.__class__.__name__}") from None
 
