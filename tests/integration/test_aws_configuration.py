@@ -128,7 +128,9 @@ def test_a_secret_with_only_an_admin_key_derives_the_signing_key(
     derived = bytes.fromhex(derived_signing_key(secret["admin_key"]))
     assert len(derived) == 32 and derived != secret["admin_key"].encode()
     again = aws_context(Settings())
-    assert ctx.signer.sign("cursor", "m") == again.signer.sign("cursor", "m"), "every instance derives the same key"
+    assert ctx.signer.sign("cursor", "m") == again.signer.sign("cursor", "m"), (
+        "every instance derives the same key"
+    )
 
 
 def test_the_cache_keeps_a_value_for_its_ttl_and_survives_an_outage() -> None:

@@ -45,14 +45,14 @@ class AwsResources:
         return S3BlobStore(self.clients, self.bucket)
 
 
-def clients_for(emu: Emulators) -> AwsClients:
+def clients_for(emu: Emulators, dynamodb_url: str | None = None) -> AwsClients:
+    """Clients on the emulators; ``dynamodb_url`` overrides DynamoDB Local (with moto's, say)."""
     import os
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    return AwsClients(
-        AwsConfig(region=REGION, service_endpoints={"s3": emu.s3_url, "dynamodb": emu.dynamodb_url})
-    )
+    endpoints = {"s3": emu.s3_url, "dynamodb": dynamodb_url or emu.dynamodb_url}
+    return AwsClients(AwsConfig(region=REGION, service_endpoints=endpoints))
 
 
 def fresh_resources() -> AwsResources:

@@ -15,7 +15,6 @@ be the start of an image's key (``<owner>/<id>``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from datetime import timedelta
 from typing import Any

@@ -1,0 +1,142 @@
+"""`image-service template`, `deploy` and `destroy`: the AWS stack from the command line.
+
+Credentials and the endpoint come from the usual AWS environment (profiles, ``AWS_PROFILE``,
+``AWS_ENDPOINT_URL`` for LocalStack), through one boto3 session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+
+Stack = Annotated[str, typer.Option("--stack", help="CloudFormation stack name")]
+Region = Annotated[
+    str | None, typer.Option("--region", help="AWS region (default: the profile's or $AWS_DEFAULT_REGION)")
+]
+TemplatePath = Annotated[Path, typer.Option("--template", help="The SAM template")]
+
+
+def template_command(
+    write: Annotated[bool, typer.Option("--write", help="Rewrite the generated blocks")] = False,
+    path: TemplatePath = Path("infra/template.yaml"),
+) -> None:
+    """Check (or, with --write, rewrite) the template's blocks generated from the table definition."""
+    from image_service.deploy.template import regenerate
+
+    text = path.read_text()
+    current = regenerate(text)
+    if current == text:
+        print(f"{path} is up to date")
+        return
+    if write:
+        path.write_text(current)
+        print(f"rewrote the generated blocks of {path}")
+        return
+    err.print(
+        f"[red]{path} differs from src/image_service/aws/table.py:[/red] run `image-service template --write`"
+    )
+    raise typer.Exit(1)
+
+
+def _session(region: str | None) -> tuple[object, str]:
+    import boto3
+
+    session = boto3.session.Session(region_name=region)
+    if not session.region_name:
+        err.print("[red]no region:[/red] pass --region or set AWS_DEFAULT_REGION")
+        raise typer.Exit(2)
+    return session, session.region_name
+
+
+def deploy_command(
+    stack: Stack = "image-service",
+    region: Region = None,
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option("--parameter", "-p", help="Template parameter as Name=Value (repeatable)"),
+    ] = None,
+    arch: Annotated[str, typer.Option(help="arm64 | x86_64 (sets the Architecture parameter)")] = "arm64",
+    artifact: Annotated[
+        Path | None, typer.Option(help="A package built by `image-service package` (default: build one)")
+    ] = None,
+    artifacts_bucket: Annotated[
+        str | None,
+        typer.Option(help="Bucket for packages (default: image-service-artifacts-<account>-<region>)"),
+    ] = None,
+    path: TemplatePath = Path("infra/template.yaml"),
+) -> None:
+    """Build the Lambda package and create or update the stack (idempotent)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from image_service.deploy.stack import DeployError, Deployment, deploy
+
+    parameters = {"Architecture": arch}
+    for item in parameter or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            err.print(f"[red]--parameter wants Name=Value, not {item!r}[/red]")
+            raise typer.Exit(2)
+        parameters[key] = value
+    session, region_name = _session(region)
+    if artifact is None:
+        artifact = _build(arch)
+    deployment = Deployment(stack, region_name, path, parameters, artifacts_bucket)
+    try:
+        outputs = deploy(session, deployment, artifact)
+    except (DeployError, ClientError, BotoCoreError) as exc:
+        err.print(f"[red]deploy failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for key, value in sorted(outputs.items()):
+        print(f"{key}: {value}")
+    if secret := outputs.get("SecretArn"):
+        print(
+            "The admin key (shown by AWS, not here): aws secretsmanager get-secret-value "
+            f"--secret-id {secret} --region {region_name} --query SecretString --output text"
+        )
+
+
+def _build(arch: str) -> Path:
+    from image_service.deploy.package import build_lambda_package
+
+    report = build_lambda_package(Path("build"), arch=arch)  # type: ignore[arg-type]
+    print(report.summary())
+    return report.zip_path
+
+
+def destroy_command(
+    stack: Stack = "image-service",
+    region: Region = None,
+    delete_data: Annotated[
+        bool, typer.Option("--delete-data", help="Also delete the bucket with every image, and the table")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete the stack. The bucket and the table are kept unless --delete-data."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from image_service.deploy.stack import DeployError, destroy
+
+    session, region_name = _session(region)
+    what = (
+        "the stack, ALL IMAGES and their metadata"
+        if delete_data
+        else "the stack (images and metadata are kept)"
+    )
+    if not yes and not typer.confirm(f"Delete {what} of {stack} in {region_name}?"):
+        raise typer.Exit(1)
+    try:
+        destroy(session, stack, region_name, delete_data=delete_data)
+    except (DeployError, ClientError, BotoCoreError) as exc:
+        err.print(f"[red]destroy failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("template")(template_command)
+    app.command("deploy")(deploy_command)
+    app.command("destroy")(destroy_command)

@@ -1,0 +1,103 @@
+"""The artifact as shipped (arm64, the default): its compiled files are for aarch64 and CPython
+3.12 whatever machine builds it, it is the same bytes every time, it is within the size budget,
+and it carries only the botocore models the service uses."""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+from package_helpers import Built, build
+
+from image_service.deploy.archive import ZIP_EPOCH
+from image_service.deploy.package import (
+    BOTOCORE_SERVICES,
+    LAMBDA_UNZIPPED_LIMIT,
+    LAMBDA_ZIPPED_LIMIT,
+    UNZIPPED_BUDGET,
+    ZIPPED_BUDGET,
+    PackageError,
+    build_lambda_package,
+    find_python,
+    runtime_requirements,
+)
+from image_service.deploy.targets import TARGETS, PlatformMismatch, check_extensions, is_shared_object
+
+EM_AARCH64 = 0xB7
+
+
+@pytest.fixture(scope="module")
+def arm64(tmp_path_factory: pytest.TempPathFactory, target_python: Path) -> Built:
+    return build(tmp_path_factory, "arm64")
+
+
+def test_compiled_files_are_for_aarch64_and_cpython_312(arm64: Built) -> None:
+    with zipfile.ZipFile(arm64.report.zip_path) as archive:
+        compiled = [n for n in archive.namelist() if is_shared_object(Path(n))]
+        for name in compiled:
+            header = archive.read(name)[:20]
+            assert header[:4] == b"\x7fELF", name
+            assert header[4] == 2 and header[5] == 1, f"{name}: not 64-bit little-endian"
+            assert int.from_bytes(header[18:20], "little") == EM_AARCH64, name
+    extensions = {n for n in compiled if not n.split("/")[-2].endswith(".libs")}
+    assert extensions and all(
+        n.endswith((".cpython-312-aarch64-linux-gnu.so", ".abi3.so")) for n in extensions
+    )
+    assert "pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so" in extensions
+    assert "PIL/_imaging.cpython-312-aarch64-linux-gnu.so" in extensions
+    assert arm64.report.extensions == len(compiled)
+
+
+def test_the_check_refuses_another_machine_or_python(arm64: Built) -> None:
+    with pytest.raises(PlatformMismatch, match="e_machine 0xb7, expected 0x3e"):
+        check_extensions(arm64.task_root, TARGETS["x86_64"], "3.12")
+    with pytest.raises(PlatformMismatch, match=r"not tagged \.cpython-313-aarch64-linux-gnu\.so"):
+        check_extensions(arm64.task_root, TARGETS["arm64"], "3.13")
+
+
+def test_the_zip_is_the_same_bytes_every_time(arm64: Built, tmp_path: Path) -> None:
+    again = build_lambda_package(tmp_path, arch="arm64")
+    assert again.zip_path.read_bytes() == arm64.report.zip_path.read_bytes()
+    with zipfile.ZipFile(arm64.report.zip_path) as archive:
+        entries = archive.infolist()
+    assert [e.filename for e in entries] == sorted(e.filename for e in entries)
+    for entry in entries:
+        assert entry.date_time == ZIP_EPOCH, entry
+        mode = entry.external_attr >> 16
+        assert mode == (stat.S_IFDIR | 0o755 if entry.is_dir() else stat.S_IFREG | 0o644), entry
+        assert entry.compress_type == (zipfile.ZIP_STORED if entry.is_dir() else zipfile.ZIP_DEFLATED)
+
+
+def test_sizes_are_within_the_budget(arm64: Built) -> None:
+    report = arm64.report
+    with zipfile.ZipFile(report.zip_path) as archive:
+        unzipped = sum(e.file_size for e in archive.infolist())
+        files = sum(1 for e in archive.infolist() if not e.is_dir())
+    assert (report.unzipped_bytes, report.files) == (unzipped, files)
+    assert report.zipped_bytes == report.zip_path.stat().st_size <= ZIPPED_BUDGET < LAMBDA_ZIPPED_LIMIT
+    assert report.unzipped_bytes <= UNZIPPED_BUDGET < LAMBDA_UNZIPPED_LIMIT
+    assert report.trimmed_bytes > 10 * 1024 * 1024  # botocore's models of ~400 services
+
+
+def test_only_the_botocore_models_the_service_uses_are_kept(arm64: Built) -> None:
+    data = arm64.task_root / "botocore" / "data"
+    assert {p.name for p in data.iterdir() if p.is_dir()} == BOTOCORE_SERVICES
+    files = {p.name for p in data.iterdir() if p.is_file()}
+    assert {"endpoints.json", "partitions.json", "sdk-default-configuration.json", "_retry.json"} <= files
+    assert {p.name for p in (arm64.task_root / "boto3" / "data").iterdir()} <= BOTOCORE_SERVICES
+    assert not (arm64.task_root / "bin").exists()
+
+
+def test_runtime_requirements_leave_out_the_server_and_the_cli(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["fastapi>=0.115", "uvicorn[standard]>=0.32", "Typer>=0.15",'
+        ' "rich", "pydantic_settings>=2", "Rich-Click>=1"]\n'
+    )
+    assert runtime_requirements(tmp_path) == ["fastapi>=0.115", "pydantic_settings>=2", "Rich-Click>=1"]
+
+
+def test_no_interpreter_of_the_version_is_a_clear_error() -> None:
+    with pytest.raises(PackageError, match=r"no Python 3\.99 found"):
+        find_python("3.99")
