@@ -11,10 +11,11 @@ import uuid
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from stack_deploy import deploy_offline, emulator_session, small_artifact
 
 from image_service.aws import table
-from image_service.deploy.stack import destroy, physical_ids
+from image_service.deploy.stack import Deployment, destroy, physical_ids, render
 
 ROLE_RESOURCES = {
     "ImageBucket",
@@ -33,6 +34,22 @@ def client(service: str) -> Any:
 @pytest.fixture
 def stack() -> str:
     return f"deploy-{uuid.uuid4().hex[:10]}"
+
+
+def bucket_exists(name: str) -> bool:
+    try:
+        client("s3").head_bucket(Bucket=name)
+    except ClientError:
+        return False
+    return True
+
+
+def table_exists(name: str) -> bool:
+    try:
+        client("dynamodb").describe_table(TableName=name)
+    except ClientError:
+        return False
+    return True
 
 
 def stack_events(stack: str) -> int:
@@ -108,12 +125,8 @@ def test_destroy_keeps_the_images_unless_asked(stack: str, delete_data: bool) ->
         for s in client("cloudformation").list_stacks()["StackSummaries"]
         if s["StackStatus"] != "DELETE_COMPLETE"
     }
-    buckets = {b["Name"] for b in client("s3").list_buckets()["Buckets"]}
-    tables = set(client("dynamodb").list_tables()["TableNames"])
-    if delete_data:
-        assert made["ImageBucket"] not in buckets and made["ImageTable"] not in tables
-    else:
-        assert made["ImageBucket"] in buckets and made["ImageTable"] in tables
+    assert bucket_exists(made["ImageBucket"]) is table_exists(made["ImageTable"]) is not delete_data
+    if not delete_data:
         assert client("s3").get_object(Bucket=made["ImageBucket"], Key="alice/1")["Body"].read() == b"image"
         assert "kept bucket" in line
     with pytest.raises(Exception, match="does not exist"):
@@ -124,3 +137,16 @@ def test_destroying_a_missing_stack_says_so() -> None:
     said: list[str] = []
     destroy(emulator_session(), "never-made", "us-east-1", say=said.append)
     assert said == ["there is no stack never-made in us-east-1"]
+
+
+def version_ids(**parameters: str) -> set[str]:
+    deployment = Deployment("any", "us-east-1", parameters=parameters)
+    resources = render(deployment, "s3://artifacts/lambda/abc.zip")["Resources"]
+    return {name for name, body in resources.items() if body["Type"] == "AWS::Lambda::Version"}
+
+
+def test_a_parameter_change_publishes_a_new_version_for_the_alias() -> None:
+    # SAM alone hashes the unresolved !Refs, so MemorySize=2048 would keep the old version live.
+    assert version_ids(MemorySize="1024") == version_ids(MemorySize="1024")
+    assert version_ids(MemorySize="1024") != version_ids(MemorySize="2048")
+    assert version_ids(SnapStart="None") != version_ids()

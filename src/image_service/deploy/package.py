@@ -19,6 +19,7 @@ and Python rather than this one's.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
@@ -153,10 +154,24 @@ def _distribution(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", match.group(1)).lower()  # PEP 503 normalised
 
 
+def tested_versions() -> list[str]:
+    """``name==version`` of every distribution in the running environment: used as pip
+    constraints, so the package holds the versions the tests ran with, not whatever is newest."""
+    pins = {
+        _distribution(dist.metadata["Name"]): dist.version
+        for dist in importlib.metadata.distributions()
+        if dist.metadata["Name"]
+    }
+    pins.pop("image-service", None)
+    return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
 def install(staging: Path, scratch: Path, project_dir: Path, target: Target, python_version: str) -> None:
     platforms = [option for platform in target.platforms for option in ("--platform", platform)]
+    constraints = staging.parent / "constraints.txt"
+    constraints.write_text("\n".join(tested_versions()) + "\n")
     _pip(
-        "--target", str(staging), *platforms, "--implementation", "cp",
+        "--target", str(staging), *platforms, "--implementation", "cp", "--constraint", str(constraints),
         "--python-version", python_version, "--only-binary=:all:", *runtime_requirements(project_dir),
     )  # fmt: skip
     scratch.mkdir()

@@ -83,7 +83,14 @@ def upload_artifact(s3: Any, bucket: str, artifact: Path) -> str:
 def render(deployment: Deployment, code_uri: str) -> dict[str, Any]:
     """The plain CloudFormation template for this deployment, its code at ``code_uri``."""
     template = templates.load(deployment.template.read_text())
-    template["Resources"]["ImageFunction"]["Properties"]["CodeUri"] = code_uri
+    function = template["Resources"]["ImageFunction"]["Properties"]
+    function["CodeUri"] = code_uri
+    # SAM names the published version (and so what the `live` alias serves) after a hash of the
+    # code and of the function's properties as written, with their !Refs unresolved: a change of
+    # MemorySize, Timeout or SnapStart alone would leave the alias on the old version. The code
+    # and every parameter value go into the hash instead.
+    configured = json.dumps([code_uri, sorted(deployment.parameters.items())])
+    function["AutoPublishCodeSha256"] = hashlib.sha256(configured.encode()).hexdigest()
     expanded = templates.expand(template, region=deployment.region, parameters=deployment.parameters)
     return deployment.prepare(expanded) if deployment.prepare else expanded
 
