@@ -10,7 +10,10 @@ of the aws backend pointed at DynamoDB Local + moto started here:
   the import of ``image_service.lambda_handler`` alone; the same ``GET /health`` with no usable
   ``.pyc`` (``PYTHONPYCACHEPREFIX`` at an empty folder, writes off): what a deployment package
   built without ``__pycache__`` pays on Lambda's read-only ``/var/task``; and with the normal
-  interpreter teardown at exit, which Lambda does not pay per request (the probe skips it).
+  interpreter teardown at exit, which Lambda does not pay per request (the probe skips it);
+- the artifact Lambda runs, in the same rounds: the zip ``build_lambda_package`` makes for this
+  machine, unzipped, run by a new venv of Python 3.12 with nothing installed and ``PYTHONPATH``
+  at the unzipped zip alone (the same two events, its ``python -c pass`` and its handler import).
 
 Wall time per process from ``hyperfine`` (Debian's, installed with apt-get as root when missing;
 else a subprocess timer): one warm-up round, then ``RUNS`` rounds of one run of every command
@@ -27,12 +30,14 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shlex
 import statistics
 import subprocess
 import sys
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +48,8 @@ from benchmarks.aws_common import aws_versions, clients_for, emulators
 from benchmarks.bench_requests import settings_for
 from benchmarks.common import ROOT, Config, Result, Table, Target, find_tool, median, ms, noisy_jpeg, temp_dir
 from image_service.bootstrap import aws_context
+from image_service.deploy.package import PackageError, build_lambda_package, find_python
+from image_service.deploy.targets import Arch
 from image_service.domain.models import ADMIN
 from image_service.services.uploads import UploadDraft, upload_images
 
@@ -54,6 +61,33 @@ IMPORT_ONLY = "import os, image_service.lambda_handler; os._exit(0)"
 IMPORT_NO_GC = "import gc, os; gc.disable(); import image_service.lambda_handler; os._exit(0)"
 IMPORT_FASTAPI = "import os, fastapi; os._exit(0)"
 IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
+LAMBDA_PYTHON = "3.12"
+PACKAGED = f"packaged zip, Python {LAMBDA_PYTHON}"
+LAMBDA_FLOOR = f"{PACKAGED}: python -c pass (interpreter floor)"
+# The machine names Python reports, as Lambda names the architecture.
+LAMBDA_ARCHES: dict[str, Arch] = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+# The probes whose own timings are reported (the keys of details["inside"]), and their rows.
+INSIDE_LABELS = {
+    "health": "GET /health",
+    "get": "GET /images/{id}",
+    "packaged-health": f"{PACKAGED}: GET /health",
+    "packaged-get": f"{PACKAGED}: GET /images/{{id}}",
+}
+# Run once by the packaged interpreter with the probe's folder first on sys.path, where running the
+# probe by path puts it: the handler, and every module a cold GET loads, must come from the artifact
+# (argv[3]) or the standard library, not from the repository or this machine's site-packages.
+ISOLATION = """
+import json, sys
+sys.path[0] = sys.argv[1]
+import image_service.lambda_handler as lambda_handler
+with open(sys.argv[2]) as event:
+    assert lambda_handler.handler(json.load(event), None)["statusCode"] == 200
+elsewhere = sorted(
+    name for name, module in list(sys.modules.items())
+    if (path := getattr(module, "__file__", None)) and not path.startswith((sys.argv[3], sys.base_prefix))
+)
+print(json.dumps({"handler": lambda_handler.__file__, "elsewhere": elsewhere}))
+"""
 
 
 def api_gateway_v2(path: str) -> dict[str, Any]:
@@ -207,6 +241,43 @@ def boto3_costs(env: dict[str, str], cwd: Path, runs: int) -> dict[str, float]:
     return {key: median(values) for key, values in samples.items()}
 
 
+def packaged(
+    work: Path, env: dict[str, str], event: Path, log: Callable[[str], None]
+) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """The Lambda zip for this machine, unzipped, and a new venv of Lambda's Python with nothing
+    installed: its interpreter, its environment (``PYTHONPATH`` at the zip's contents alone), and
+    facts for the results, once the probe's imports are checked (ISOLATION)."""
+    arch = LAMBDA_ARCHES[platform.machine().lower()]
+    report = build_lambda_package(work / "package", arch=arch, python_version=LAMBDA_PYTHON)
+    log(f"  built {report.zip_path.name} in {report.seconds:.0f} s")
+    task_root = work / "task"
+    with zipfile.ZipFile(report.zip_path) as archive:
+        archive.extractall(task_root)
+    venv = work / "venv-lambda"
+    subprocess.run([str(find_python(LAMBDA_PYTHON)), "-m", "venv", "--without-pip", str(venv)],
+                   check=True, timeout=60)  # fmt: skip
+    python = [str(venv / "bin" / "python")]
+    # Lambda's /var/task is read-only: a module the zip holds no bytecode for is compiled on every
+    # cold start there, so none is cached here either.
+    lambda_env = {**env, "PYTHONPATH": str(task_root), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([*python, "-c", ISOLATION, str(PROBE.parent), str(event), f"{task_root}{os.sep}"],
+                          env=lambda_env, cwd=work, capture_output=True, text=True, check=True,
+                          timeout=120)  # fmt: skip
+    loaded = json.loads(done.stdout)
+    if not loaded["handler"].startswith(f"{task_root}{os.sep}") or loaded["elsewhere"]:
+        raise RuntimeError(f"the packaged probe imports from outside the artifact: {loaded}")
+    version = subprocess.run([*python, "--version"], capture_output=True, text=True, check=True)
+    facts = {
+        "zip": report.zip_path.name,
+        "zipped_bytes": report.zipped_bytes,
+        "unzipped_bytes": report.unzipped_bytes,
+        "build_seconds": report.seconds,
+        "python": version.stdout.strip(),
+        "handler_file": loaded["handler"],
+    }
+    return python, lambda_env, facts
+
+
 def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
     result = Result(NAME)
     runs = QUICK_RUNS if cfg.quick else RUNS
@@ -230,28 +301,40 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         probe = [python, str(PROBE)]
         health, get = str(work / "health.json"), str(work / "get.json")
         timer = "hyperfine" if hyperfine else "a subprocess timer"
+        probes = {"health": ([*probe, health], env), "get": ([*probe, get], env)}
+        commands = [
+            ("python -c pass (interpreter floor)", [python, "-c", "pass"], env),
+            ("import fastapi only (the framework)", [python, "-c", IMPORT_FASTAPI], env),
+            ("import the handler only", [python, "-c", IMPORT_ONLY], env),
+            ("import the handler, GC off while importing", [python, "-c", IMPORT_NO_GC], env),
+            ("cold start + GET /health", [*probe, health, "--record", str(work / "health.jsonl")], env),
+            ("cold start + GET /images/{id}", [*probe, get, "--record", str(work / "get.jsonl")], env),
+            ("cold start + GET /health, no .pyc", [*probe, health], env_no_pyc),
+            ("cold start + GET /health + teardown", [*probe, health, "--teardown"], env),
+        ]  # fmt: skip
+        try:
+            lambda_python, lambda_env, lambda_facts = packaged(work, env, Path(get), log)
+        except PackageError as exc:  # no Python 3.12 here, or the zip cannot be built
+            log(f"  no {PACKAGED} rows: {exc}")
+            lambda_facts = {"skipped": str(exc)}
+        else:
+            lambda_probe = [*lambda_python, str(PROBE)]
+            commands += [
+                (LAMBDA_FLOOR, [*lambda_python, "-c", "pass"], lambda_env),
+                (f"{PACKAGED}: import the handler only", [*lambda_python, "-c", IMPORT_ONLY], lambda_env),
+                (f"{PACKAGED}: cold start + GET /health",
+                 [*lambda_probe, health, "--record", str(work / "packaged-health.jsonl")], lambda_env),
+                (f"{PACKAGED}: cold start + GET /images/{{id}}",
+                 [*lambda_probe, get, "--record", str(work / "packaged-get.jsonl")], lambda_env),
+            ]  # fmt: skip
+            probes |= {"packaged-health": ([*lambda_probe, health], lambda_env),
+                       "packaged-get": ([*lambda_probe, get], lambda_env)}  # fmt: skip
         log(f"  timing {runs} fresh processes per command ({timer})")
-        series = time_commands(
-            hyperfine,
-            [
-                ("python -c pass (interpreter floor)", [python, "-c", "pass"], env),
-                ("import fastapi only (the framework)", [python, "-c", IMPORT_FASTAPI], env),
-                ("import the handler only", [python, "-c", IMPORT_ONLY], env),
-                ("import the handler, GC off while importing", [python, "-c", IMPORT_NO_GC], env),
-                ("cold start + GET /health", [*probe, health, "--record", str(work / "health.jsonl")], env),
-                ("cold start + GET /images/{id}", [*probe, get, "--record", str(work / "get.jsonl")], env),
-                ("cold start + GET /health, no .pyc", [*probe, health], env_no_pyc),
-                ("cold start + GET /health + teardown", [*probe, health, "--teardown"], env),
-            ],
-            runs,
-            work,
-        )  # fmt: skip
+        series = time_commands(hyperfine, commands, runs, work)
         log("  warm answers, importtime, boto3")
-        inside = {name: recorded(work / f"{name}.jsonl") for name in events}
-        for name in events:
-            inside[name]["second"] = breakdown([*probe, str(work / f"{name}.json")], env, work, runs)[
-                "second"
-            ]
+        inside = {name: recorded(work / f"{name}.jsonl") for name in probes}
+        for name, (command, probe_env) in probes.items():
+            inside[name]["second"] = breakdown(command, probe_env, work, runs)["second"]
         sampled = max(3, runs // 2)
         imports = importtime(["-c", IMPORT_ONLY], env, work, sampled)
         imports_get = importtime([str(PROBE), get], env, work, sampled)
@@ -264,6 +347,7 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         else "subprocess.run, interleaved",
         series={s.label: {"command": " ".join(s.command), "seconds": s.times} for s in series},
         inside=inside,
+        packaged=lambda_facts,
         boto3=boto,
         # (module, self us, cumulative us, depth), medians, in import order
         importtime_handler=imports,
@@ -296,7 +380,9 @@ def _report(
     imports_get: list[tuple[str, int, int, int]],
     boto: dict[str, float],
 ) -> tuple[list[Table], list[Target]]:
+    medians = {s.label: median(s.times) for s in series}
     floor = median(series[0].times)
+    lambda_floor = medians.get(LAMBDA_FLOOR, floor)
     wall = Table(
         "Cold start: one fresh process per run (wall seconds)",
         ["command", "runs", "median", "min", "max", "stdev", "minus interpreter floor"],
@@ -310,20 +396,30 @@ def _report(
             min(s.times),
             max(s.times),
             spread,
-            median(s.times) - floor,
+            median(s.times) - (lambda_floor if s.label.startswith(PACKAGED) else floor),
         )
     wall.notes.append(
         "wall time of a fresh process from exec to the answer (interpreter start, imports, one request; "
         "then os._exit, as Lambda freezes rather than tears down; the teardown row exits normally); "
         "the file cache is warm; other sessions share the 2 cores: see the load average"
     )
+    ratios = [
+        f"{event} {medians[f'{PACKAGED}: cold start + {event}'] / medians[f'cold start + {event}']:.2f}"
+        for event in ("GET /health", "GET /images/{id}")
+        if f"{PACKAGED}: cold start + {event}" in medians
+    ]
+    if ratios:
+        wall.notes.append(
+            f"{PACKAGED}: the artifact Lambda runs (what `make package` builds, for this machine), with "
+            "its own interpreter floor subtracted; median wall, packaged / development install: "
+            + ", ".join(ratios)
+        )
     parts = Table(
         "Inside the process (median ms; import and first answer from the timed runs above)",
         ["event", "import handler", "first answer", "second answer (warm)"],
     )
     for name, values in inside.items():
-        parts.add(f"GET {'/health' if name == 'health' else '/images/{id}'}", ms(values["import"]),
-                  ms(values["first"]), ms(values["second"]))  # fmt: skip
+        parts.add(INSIDE_LABELS[name], ms(values["import"]), ms(values["first"]), ms(values["second"]))
     parts.notes.append(
         "fresh process, boto3 alone: " + ", ".join(f"{key} {ms(value):.0f} ms" for key, value in boto.items())
     )

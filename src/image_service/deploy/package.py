@@ -4,7 +4,8 @@ and Python rather than this one's.
 ``build_lambda_package`` works in a scratch directory:
 
 1. ``pip install --target`` of ``[project].dependencies`` less ``NOT_ON_LAMBDA``, from manylinux
-   wheels for the target (``--platform``, ``--python-version``, wheels only), then of the project
+   wheels for the target (``--platform``, ``--python-version``, wheels only), constrained to the
+   versions installed here (``tested_versions``: the ones the tests ran), then of the project
    itself without dependencies;
 2. removes what the function never loads (``BOTOCORE_SERVICES``, ``UNUSED``);
 3. checks that every compiled file is for the target machine and Python (``check_extensions``):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,19 +97,15 @@ def render(deployment: Deployment, code_uri: str) -> dict[str, Any]:
     return deployment.prepare(expanded) if deployment.prepare else expanded
 
 
-def stack_exists(cloudformation: Any, stack: str) -> bool:
+def stack_status(cloudformation: Any, stack: str) -> str | None:
+    """The stack's status, or None if there is no such stack."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:
         if "does not exist" in str(exc):
-            return False
+            return None
         raise
-    status = stacks[0]["StackStatus"]
-    if status == "REVIEW_IN_PROGRESS":  # a create change set never executed: create it again
-        return False
-    if status == "ROLLBACK_COMPLETE":
-        raise DeployError(f"stack {stack} failed to create; run `image-service destroy` and deploy again")
-    return True
+    return str(stacks[0]["StackStatus"])
 
 
 def deploy(
@@ -129,8 +127,14 @@ def deploy(
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
         source = {"TemplateURL": f"https://{bucket}.s3.{deployment.region}.amazonaws.com/{key}"}
 
-    kind = "UPDATE" if stack_exists(cloudformation, deployment.stack) else "CREATE"
-    name = f"image-service-{hashlib.sha256(body.encode()).hexdigest()[:12]}-{kind.lower()}"
+    status = stack_status(cloudformation, deployment.stack)
+    if status == "ROLLBACK_COMPLETE":
+        raise DeployError(
+            f"stack {deployment.stack} failed to create; `image-service destroy` it, then deploy"
+        )
+    # A stack in REVIEW_IN_PROGRESS has only a create change set that was never executed.
+    kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+    name = f"image-service-{kind.lower()}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
     cloudformation.create_change_set(
         StackName=deployment.stack,
         ChangeSetName=name,
@@ -190,7 +194,7 @@ def destroy(
     session: Any, stack: str, region: str, *, delete_data: bool = False, say: Callable[[str], None] = print
 ) -> None:
     cloudformation = session.client("cloudformation", region_name=region)
-    if not stack_exists(cloudformation, stack):
+    if stack_status(cloudformation, stack) is None:
         say(f"there is no stack {stack} in {region}")
         return
     kept = physical_ids(cloudformation, stack)
