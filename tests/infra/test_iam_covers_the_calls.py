@@ -1,11 +1,11 @@
 """The function's role allows every AWS call the service makes, and nothing it does not make.
 
 moto does not enforce IAM, so the deployed stack cannot show a missing permission. Instead every
-API route runs on the emulators through the Lambda app, with the keys from Secrets Manager, while
-botocore's ``before-parameter-build`` event records each operation and its parameters. Each
-operation is mapped to the IAM actions AWS checks for it, and the result is compared with the
-template's policy. Presigned URLs are signed with the role's credentials too, so the actions they
-carry count as used.
+API route runs on the emulators through the app the Lambda handler serves, with the keys from
+Secrets Manager, while botocore's ``before-parameter-build`` event records each operation and
+its parameters. Each operation is mapped to the IAM actions AWS checks for it, and the result is
+compared with the template's policy. Presigned URLs are signed with the role's credentials too,
+so the actions they carry count as used.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from api_helpers import png
 from app_thread import serving
 from aws_emulators import emulators, fresh_resources
 
+from image_service.api.app import create_app
 from image_service.aws.clients import AwsClients
+from image_service.bootstrap import bootstrap
 from image_service.deploy import template as templates
-from image_service.lambda_app import make_handler
 from image_service.settings import Settings
 
 TEMPLATE = Path(__file__).parents[2] / "infra" / "template.yaml"
@@ -126,9 +127,11 @@ def recorded() -> set[str]:
         mp.setenv("IMAGE_SERVICE_MAX_INLINE_BYTES", "100")  # the 302 to a presigned URL as well
         mp.delenv("IMAGE_SERVICE_SIGNING_KEY", raising=False)
         mp.delenv("IMAGE_SERVICE_ADMIN_KEY", raising=False)
-        handler = make_handler(Settings())
-        recording(handler.app.state.context.catalog.clients, calls)
-        with serving(handler.app) as client:
+        settings = Settings()
+        # The app lambda_app.make_handler wraps, without Mangum (whose event loop would outlive this).
+        app = create_app(bootstrap(settings), auth=settings.auth, backend=settings.backend)
+        recording(app.state.context.catalog.clients, calls)
+        with serving(app) as client:
             drive(client)
     return calls
 

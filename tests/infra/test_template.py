@@ -36,14 +36,16 @@ def sam() -> dict[str, Any]:
     return templates.load(TEMPLATE.read_text())
 
 
+def expand(sam: dict[str, Any], **parameters: str) -> dict[str, Any]:
+    code = {**sam["Resources"]["ImageFunction"]["Properties"], "CodeUri": "s3://artifacts/lambda/x.zip"}
+    function = {**sam["Resources"]["ImageFunction"], "Properties": code}
+    resources = {**sam["Resources"], "ImageFunction": function}
+    return templates.expand({**sam, "Resources": resources}, region="eu-west-1", parameters=parameters)
+
+
 @pytest.fixture(scope="module")
 def expanded(sam: dict[str, Any]) -> dict[str, Any]:
-    code = {**sam["Resources"]["ImageFunction"]["Properties"], "CodeUri": "s3://artifacts/lambda/x.zip"}
-    resources = {
-        **sam["Resources"],
-        "ImageFunction": {**sam["Resources"]["ImageFunction"], "Properties": code},
-    }
-    return templates.expand({**sam, "Resources": resources}, region="eu-west-1")
+    return expand(sam)
 
 
 def props(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -241,3 +243,10 @@ def test_the_expanded_function_keeps_what_moto_drops(expanded: dict[str, Any]) -
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"}
     (alias,) = [r["Properties"] for r in expanded["Resources"].values() if r["Type"] == "AWS::Lambda::Alias"]
     assert alias["Name"] == "live"
+
+
+def test_cors_origins_reach_the_api_as_a_list(sam: dict[str, Any]) -> None:
+    origins = "https://app.example.com,https://admin.example.com"
+    api = props(expand(sam, CorsAllowedOrigins=origins), "HttpApi")
+    cors = api["Body"]["x-amazon-apigateway-cors"]["Fn::If"][1]
+    assert cors["allowOrigins"] == ["https://app.example.com", "https://admin.example.com"]

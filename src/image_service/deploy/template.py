@@ -94,6 +94,20 @@ def expand(
 
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
     expanded: dict[str, Any] = translator.translate(
-        copy.deepcopy(dict(template)), parameter_values=dict(parameters or {}), get_managed_policy_map=dict
+        copy.deepcopy(dict(template)),  # the translator changes what it is given
+        parameter_values=translator_values(template, parameters or {}),
+        get_managed_policy_map=dict,
     )
     return expanded
+
+
+def translator_values(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, Any]:
+    """Parameter values as the SAM translator must see them. It writes some of them into what it
+    generates (the HTTP API's CORS origins, say), so a CommaDelimitedList must be the list that
+    CloudFormation would make of it, not the comma-joined text it is passed as."""
+    declared = template.get("Parameters", {})
+    values: dict[str, Any] = dict(parameters)
+    for name, value in parameters.items():
+        if declared.get(name, {}).get("Type") == "CommaDelimitedList":
+            values[name] = [item.strip() for item in value.split(",")] if value else []
+    return values
