@@ -71,8 +71,6 @@ def deploy_command(
     path: TemplatePath = Path("infra/template.yaml"),
 ) -> None:
     """Build the Lambda package and create or update the stack (idempotent)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from image_service.deploy.stack import DeployError, Deployment, deploy
 
     parameters = {"Architecture": arch}
@@ -88,7 +86,7 @@ def deploy_command(
     deployment = Deployment(stack, region_name, path, parameters, artifacts_bucket)
     try:
         outputs = deploy(session, deployment, artifact)
-    except (DeployError, ClientError, BotoCoreError) as exc:
+    except DeployError as exc:
         err.print(f"[red]deploy failed:[/red] {exc}")
         raise typer.Exit(1) from None
     for key, value in sorted(outputs.items()):
@@ -117,8 +115,6 @@ def destroy_command(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
 ) -> None:
     """Delete the stack. The bucket and the table are kept unless --delete-data."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from image_service.deploy.stack import DeployError, destroy
 
     session, region_name = _session(region)
@@ -131,7 +127,7 @@ def destroy_command(
         raise typer.Exit(1)
     try:
         destroy(session, stack, region_name, delete_data=delete_data)
-    except (DeployError, ClientError, BotoCoreError) as exc:
+    except DeployError as exc:
         err.print(f"[red]destroy failed:[/red] {exc}")
         raise typer.Exit(1) from None
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from image_service.deploy import template as templates
 
@@ -111,7 +111,16 @@ def stack_status(cloudformation: Any, stack: str) -> str | None:
 def deploy(
     session: Any, deployment: Deployment, artifact: Path, say: Callable[[str], None] = print
 ) -> dict[str, str]:
-    """Create or update the stack; returns its outputs."""
+    """Create or update the stack; returns its outputs. Every failure is a DeployError."""
+    try:
+        return _deploy(session, deployment, artifact, say)
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployError(str(exc)) from None
+
+
+def _deploy(
+    session: Any, deployment: Deployment, artifact: Path, say: Callable[[str], None]
+) -> dict[str, str]:
     cloudformation = session.client("cloudformation", region_name=deployment.region)
     s3 = session.client("s3", region_name=deployment.region)
     account = session.client("sts", region_name=deployment.region).get_caller_identity()["Account"]
@@ -193,6 +202,15 @@ def failure_reasons(cloudformation: Any, stack: str) -> str:
 def destroy(
     session: Any, stack: str, region: str, *, delete_data: bool = False, say: Callable[[str], None] = print
 ) -> None:
+    """Delete the stack (and, with ``delete_data``, its bucket and table). Every failure is a
+    DeployError."""
+    try:
+        _destroy(session, stack, region, delete_data, say)
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployError(str(exc)) from None
+
+
+def _destroy(session: Any, stack: str, region: str, delete_data: bool, say: Callable[[str], None]) -> None:
     cloudformation = session.client("cloudformation", region_name=region)
     if stack_status(cloudformation, stack) is None:
         say(f"there is no stack {stack} in {region}")
