@@ -8,6 +8,7 @@ The port contract suites also run on the bucket and table such a stack creates: 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -36,17 +37,10 @@ def stack() -> str:
     return f"deploy-{uuid.uuid4().hex[:10]}"
 
 
-def bucket_exists(name: str) -> bool:
+def exists(describe: Callable[[], object]) -> bool:
+    """Whether a describe call (head_bucket, describe_table) finds its resource."""
     try:
-        client("s3").head_bucket(Bucket=name)
-    except ClientError:
-        return False
-    return True
-
-
-def table_exists(name: str) -> bool:
-    try:
-        client("dynamodb").describe_table(TableName=name)
+        describe()
     except ClientError:
         return False
     return True
@@ -125,7 +119,9 @@ def test_destroy_keeps_the_images_unless_asked(stack: str, delete_data: bool) ->
         for s in client("cloudformation").list_stacks()["StackSummaries"]
         if s["StackStatus"] != "DELETE_COMPLETE"
     }
-    assert bucket_exists(made["ImageBucket"]) is table_exists(made["ImageTable"]) is not delete_data
+    bucket = exists(lambda: client("s3").head_bucket(Bucket=made["ImageBucket"]))
+    table = exists(lambda: client("dynamodb").describe_table(TableName=made["ImageTable"]))
+    assert bucket is table is not delete_data
     if not delete_data:
         assert client("s3").get_object(Bucket=made["ImageBucket"], Key="alice/1")["Body"].read() == b"image"
         assert "kept bucket" in line

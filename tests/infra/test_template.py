@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import AliasChoices
+from settings_env import settings_variables
 
 from image_service.aws import table
 from image_service.deploy import template as templates
 from image_service.services.direct_uploads import PENDING_PREFIX
-from image_service.settings import Settings
 
 ROOT = Path(__file__).parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -170,14 +169,6 @@ def test_the_secret_holds_a_generated_admin_key(sam: dict[str, Any]) -> None:
     assert generated["PasswordLength"] >= 40 and generated["ExcludePunctuation"] is True
 
 
-def settings_names() -> set[str]:
-    names = set()
-    for field in Settings.model_fields.values():
-        alias = field.validation_alias
-        names |= set(alias.choices) if isinstance(alias, AliasChoices) else {str(alias)}  # type: ignore[arg-type]
-    return names
-
-
 def test_the_function_runs_the_handler_with_the_environment_the_service_reads(sam: dict[str, Any]) -> None:
     function = props(sam, "ImageFunction")
     module, _, attribute = function["Handler"].rpartition(".")
@@ -192,7 +183,7 @@ def test_the_function_runs_the_handler_with_the_environment_the_service_reads(sa
     assert function["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}} and function["AutoPublishAlias"]
     assert sam["Parameters"]["SnapStart"]["Default"] == "PublishedVersions"
     environment = function["Environment"]["Variables"]
-    assert set(environment) <= settings_names(), set(environment) - settings_names()
+    assert set(environment) <= settings_variables(), set(environment) - settings_variables()
     assert environment["IMAGE_SERVICE_BACKEND"] == "aws"
     assert environment["BUCKET_NAME"] == {"Ref": "ImageBucket"}
     assert environment["TABLE_NAME"] == {"Ref": "ImageTable"}

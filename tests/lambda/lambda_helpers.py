@@ -10,23 +10,11 @@ from api_helpers import b64
 from apigw import LambdaClient, Reply, Version
 from aws_emulators import AwsResources
 from mangum import Mangum
-from pydantic import AliasChoices
+from settings_env import settings_variables
 
 from image_service.domain.models import Image
 from image_service.lambda_app import make_handler
 from image_service.settings import Settings
-
-
-def settings_variables() -> set[str]:
-    """Every environment variable Settings reads."""
-    names: set[str] = set()
-    for info in Settings.model_fields.values():
-        alias = info.validation_alias
-        if isinstance(alias, str):
-            names.add(alias)
-        elif isinstance(alias, AliasChoices):
-            names.update(a for a in alias.choices if isinstance(a, str))
-    return names
 
 
 def function_env(resources: AwsResources, **extra: str) -> dict[str, str]:

@@ -17,7 +17,8 @@ from typing import Any
 
 from api_helpers import b64, png, unique
 from apigw import HttpRequest, Reply, http_api_event, reply_from, rest_api_event
-from lambda_helpers import Stack, assert_error, function_env, settings_variables
+from lambda_helpers import Stack, assert_error, function_env
+from settings_env import settings_variables
 
 from image_service.aws.emulator import free_port
 
