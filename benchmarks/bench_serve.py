@@ -46,7 +46,6 @@ from benchmarks.common import (
     bare_asgi,
     cpu_seconds,
     find_tool,
-    free_port,
     image_service,
     median,
     noisy_jpeg,
@@ -55,6 +54,7 @@ from benchmarks.common import (
     temp_dir,
     wait_http,
 )
+from image_service.aws.emulator import free_port
 from image_service.bootstrap import local_context
 from image_service.domain.models import Caller, utcnow
 from image_service.ports import ImageCatalog
@@ -338,14 +338,15 @@ def _hammer(catalog: ImageCatalog, image_id: str, stop: float, out: list[float])
 
 
 def write_contention(data: bytes, seconds: float) -> Table:
-    """``record_access`` on one image from N threads at once, each on its own connection, as the
-    server's threadpool does: what the per-GET SQLite write costs, and its tail under contention."""
+    """``record_access`` on one image from N threads at once, each borrowing a pooled connection,
+    as the server's threadpool does: what the per-GET SQLite write costs, and its tail under
+    contention."""
     table = Table(
         f"SqliteImageCatalog.record_access from N threads, in-process, {seconds:g}s each",
         ["threads", "writes/s", "p50 ms", "p99 ms", "max ms"],
     )
     with temp_dir("writes") as tmp:
-        ctx = local_context(Settings(data_dir=Path(tmp)))
+        ctx = local_context(Settings.with_fields(data_dir=Path(tmp)))
         owner = Caller(user_id="admin", is_admin=True)
         image = upload_images(ctx, owner, [UploadDraft(data=data, user_id="bench")])[0]
         for threads in (1, 4, 16):
@@ -365,7 +366,8 @@ def write_contention(data: bytes, seconds: float) -> Table:
             )  # fmt: skip
         ctx.catalog.close()  # type: ignore[attr-defined]
     table.notes.append(
-        "each thread keeps its own connection (as the server's threadpool does); a writer that finds "
+        "each write borrows a connection from SqliteDatabase's pool (as the server's threadpool does); "
+        "a writer that finds "
         "the write lock taken queues on SqliteDatabase's in-process lock (other processes would wait in "
         "SQLite's busy handler)"
     )

@@ -1,7 +1,8 @@
 """SqliteImageCatalog: the embedded backend's metadata, API keys and list indexes.
 
-Connections, WAL and transactions live in ``sqlite_db``; the schema in ``sqlite_schema``. Here:
-the rows, and the list query (which index drives, keyset bounds, the "public or mine" union).
+The connection pool, WAL and transactions live in ``sqlite_db``; the schema in ``sqlite_schema``.
+Here: the rows, and the list query (which index drives, keyset bounds, the "public or mine"
+union).
 Metadata writes commit with ``synchronous=FULL`` (the blob was already fsynced, so the row must
 survive a power cut too); access counts with ``durable=False`` (cheap enough for every GET).
 """
@@ -48,10 +49,7 @@ class SqliteImageCatalog:
     def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
         self.db = SqliteDatabase(path, busy_timeout_ms=busy_timeout_ms)
         self.path = self.db.path
-        with self.db.errors():
-            conn = self.db.connection()
-            conn.executescript(SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.db.script(f"{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};")
 
     def close(self) -> None:
         self.db.close()
@@ -72,12 +70,8 @@ class SqliteImageCatalog:
         return self._one("i.name = ?", name)
 
     def _one(self, where: str, value: str) -> Image:
-        with self.db.errors():
-            row = (
-                self.db.connection()
-                .execute(f"SELECT {SELECT_COLUMNS} FROM images i WHERE {where}", (value,))
-                .fetchone()
-            )
+        with self.db.read() as conn:
+            row = conn.execute(f"SELECT {SELECT_COLUMNS} FROM images i WHERE {where}", (value,)).fetchone()
         if row is None:
             raise NotFound("image not found")
         return _image(row)
@@ -119,23 +113,20 @@ class SqliteImageCatalog:
         return _image(row)
 
     def ping(self) -> None:
-        with self.db.errors():
-            self.db.connection().execute("SELECT 1 FROM images LIMIT 1").fetchall()
+        with self.db.read() as conn:
+            conn.execute("SELECT 1 FROM images LIMIT 1").fetchall()
 
     def all_images(self) -> Iterator[Image]:
         """Every image, read in batches by rowid (fsck only)."""
         last = -1
         while True:
-            with self.db.errors():
-                rows = (
-                    self.db.connection()
-                    .execute(
-                        f"SELECT rowid, {SELECT_COLUMNS} FROM images i "
-                        "WHERE rowid > ? ORDER BY rowid LIMIT 500",
-                        (last,),
-                    )
-                    .fetchall()
-                )
+            # A connection per batch, given back before the rows are yielded: the consumer may
+            # take its time, or stop early, and must not hold one of the pool's connections.
+            with self.db.read() as conn:
+                rows = conn.execute(
+                    f"SELECT rowid, {SELECT_COLUMNS} FROM images i WHERE rowid > ? ORDER BY rowid LIMIT 500",
+                    (last,),
+                ).fetchall()
             if not rows:
                 return
             for row in rows:
@@ -145,8 +136,8 @@ class SqliteImageCatalog:
     # -- listing -------------------------------------------------------------------------
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
         sql, params = self.list_sql(query, limit + 1, after)
-        with self.db.errors():
-            rows = self.db.connection().execute(sql, params).fetchall()
+        with self.db.read() as conn:
+            rows = conn.execute(sql, params).fetchall()
         images = [_image(r) for r in rows[:limit]]
         more = len(rows) > limit
         return Page(images, Keyset(images[-1].created_at, images[-1].image_id) if more else None)
@@ -241,15 +232,11 @@ class SqliteImageCatalog:
 
     def _counts(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         placeholders = " OR ".join("(facet = ? AND value = ?)" for _ in pairs)
-        with self.db.errors():
-            rows = (
-                self.db.connection()
-                .execute(
-                    f"SELECT facet, value, n FROM facet_counts WHERE {placeholders}",
-                    [v for pair in pairs for v in pair],
-                )
-                .fetchall()
-            )
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT facet, value, n FROM facet_counts WHERE {placeholders}",
+                [v for pair in pairs for v in pair],
+            ).fetchall()
         return {(f, v): n for f, v, n in rows}
 
     # -- API keys ------------------------------------------------------------------------
@@ -261,19 +248,15 @@ class SqliteImageCatalog:
             )
 
     def find_key(self, key_hash: str) -> ApiKey | None:
-        with self.db.errors():
-            row = (
-                self.db.connection()
-                .execute("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,))
-                .fetchone()
-            )
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
+            ).fetchone()
         return _key(row) if row else None
 
     def list_keys(self) -> list[ApiKey]:
-        with self.db.errors():
-            rows = (
-                self.db.connection().execute("SELECT * FROM api_keys ORDER BY created_at, key_id").fetchall()
-            )
+        with self.db.read() as conn:
+            rows = conn.execute("SELECT * FROM api_keys ORDER BY created_at, key_id").fetchall()
         return [_key(r) for r in rows]
 
     def revoke_key(self, key_id: str, at: datetime) -> None:

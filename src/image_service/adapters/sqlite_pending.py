@@ -29,8 +29,7 @@ CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending_uploads (expires_at);
 class SqlitePendingUploads:
     def __init__(self, catalog: SqliteImageCatalog) -> None:
         self._db = catalog.db
-        with self._db.errors():
-            self._db.connection().executescript(SCHEMA)
+        self._db.script(SCHEMA)
 
     def add_pending(self, pending: PendingUpload) -> None:
         with self._db.write() as conn:
@@ -49,12 +48,8 @@ class SqlitePendingUploads:
             )
 
     def get_pending(self, image_id: str) -> PendingUpload:
-        with self._db.errors():
-            row = (
-                self._db.connection()
-                .execute("SELECT * FROM pending_uploads WHERE image_id = ?", (image_id,))
-                .fetchone()
-            )
+        with self._db.read() as conn:
+            row = conn.execute("SELECT * FROM pending_uploads WHERE image_id = ?", (image_id,)).fetchone()
         if row is None:
             raise NotFound("no such pending upload")
         return _pending(row)
@@ -64,20 +59,16 @@ class SqlitePendingUploads:
             conn.execute("DELETE FROM pending_uploads WHERE image_id = ?", (image_id,))
 
     def expired_pending(self, now: datetime, limit: int = 100) -> list[PendingUpload]:
-        with self._db.errors():
-            rows = (
-                self._db.connection()
-                .execute(
-                    "SELECT * FROM pending_uploads WHERE expires_at < ? ORDER BY expires_at LIMIT ?",
-                    (format_time(now), limit),
-                )
-                .fetchall()
-            )
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM pending_uploads WHERE expires_at < ? ORDER BY expires_at LIMIT ?",
+                (format_time(now), limit),
+            ).fetchall()
         return [_pending(r) for r in rows]
 
     def all_pending(self) -> Iterator[PendingUpload]:
-        with self._db.errors():
-            rows = self._db.connection().execute("SELECT * FROM pending_uploads").fetchall()
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT * FROM pending_uploads").fetchall()
         return iter([_pending(r) for r in rows])
 
 
