@@ -12,6 +12,7 @@ from typing import Protocol
 
 from image_service.domain.models import (
     ApiKey,
+    IdempotencyRecord,
     Image,
     ImageQuery,
     Keyset,
@@ -126,3 +127,22 @@ class PendingUploads(Protocol):
 
     def all_pending(self) -> Iterator[PendingUpload]:
         """Every pending upload, expired or not (for fsck)."""
+
+
+class IdempotencyStore(Protocol):
+    """``Idempotency-Key`` records by (user, key). A record past its ``expires_at`` counts as
+    absent; only the attempt whose ``token`` holds a record may complete or release it."""
+
+    def claim(self, record: IdempotencyRecord, now: datetime) -> IdempotencyRecord | None:
+        """Store ``record`` unless a live record has its (user, key): None when stored, else
+        that record. Atomic: of concurrent claims of one key, exactly one gets None."""
+
+    def take_over(self, stale: IdempotencyRecord, record: IdempotencyRecord) -> bool:
+        """Replace ``stale`` (unfinished) with ``record``; False if it is no longer held by
+        ``stale.token`` or got its answer meanwhile."""
+
+    def complete(self, record: IdempotencyRecord) -> None:
+        """Save ``record`` with its answer, if ``record.token`` still holds the key."""
+
+    def release(self, record: IdempotencyRecord) -> None:
+        """Delete the record, if ``record.token`` still holds it (the request failed)."""

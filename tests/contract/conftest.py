@@ -1,10 +1,11 @@
 """Every contract suite runs against every adapter of its port.
 
-An adapter joins a suite by adding its name to ``BLOB_STORES``, ``CATALOGS`` or
-``PENDING_UPLOADS`` and a branch to the matching ``open_*`` function. The AWS adapters run on
-DynamoDB Local and moto's S3, started once per session (``aws_emulators``), each test on a
-fresh table and bucket. The ``@stack`` kinds run the same adapters on the bucket and table that
-the deploy template creates on moto's CloudFormation (``stack_deploy``), a new stack per test.
+An adapter joins a suite by adding its name to ``BLOB_STORES``, ``CATALOGS``,
+``PENDING_UPLOADS`` or ``IDEMPOTENCY_STORES`` and a branch to the matching ``open_*`` function.
+The AWS adapters run on DynamoDB Local and moto's S3, started once per session
+(``aws_emulators``), each test on a fresh table and bucket. The ``@stack`` kinds run the same
+adapters on the bucket and table that the deploy template creates on moto's CloudFormation
+(``stack_deploy``), a new stack per test.
 The session-scoped ``*_factory`` fixtures exist for hypothesis tests, which need a fresh adapter
 per example and may not use function-scoped fixtures such as ``tmp_path``.
 """
@@ -24,15 +25,22 @@ from aws_emulators import fresh_resources
 from stack_deploy import stack_resources
 
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
-from image_service.adapters.memory import InMemoryBlobStore, InMemoryImageCatalog, InMemoryPendingUploads
+from image_service.adapters.memory import (
+    InMemoryBlobStore,
+    InMemoryIdempotencyStore,
+    InMemoryImageCatalog,
+    InMemoryPendingUploads,
+)
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
+from image_service.adapters.sqlite_idempotency import SqliteIdempotencyStore
 from image_service.adapters.sqlite_pending import SqlitePendingUploads
 from image_service.domain.models import Image, Visibility
-from image_service.ports import BlobStore, ImageCatalog, KeyStore, PendingUploads
+from image_service.ports import BlobStore, IdempotencyStore, ImageCatalog, KeyStore, PendingUploads
 
 BLOB_STORES = ["memory", "filesystem", "s3", "s3@stack"]
 CATALOGS = ["memory", "sqlite", "dynamodb", "dynamodb@stack"]
 PENDING_UPLOADS = ["memory", "sqlite", "dynamodb", "dynamodb@stack"]
+IDEMPOTENCY_STORES = ["memory", "sqlite", "dynamodb", "dynamodb@stack"]
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -94,6 +102,25 @@ def open_pending_uploads(kind: str, directory: Path) -> Iterator[PendingUploads]
             raise ValueError(kind)
 
 
+@contextmanager
+def open_idempotency_store(kind: str, directory: Path) -> Iterator[IdempotencyStore]:
+    match kind:
+        case "memory":
+            yield InMemoryIdempotencyStore()
+        case "sqlite":
+            catalog = SqliteImageCatalog(directory / "c.db")
+            try:
+                yield SqliteIdempotencyStore(catalog)
+            finally:
+                catalog.close()
+        case "dynamodb":
+            yield fresh_resources().idempotency()
+        case "dynamodb@stack":
+            yield stack_resources().idempotency()
+        case _:
+            raise ValueError(kind)
+
+
 Opener = Callable[[Path], AbstractContextManager[Any]]
 
 
@@ -122,6 +149,12 @@ def catalog(catalog_factory: Opener, tmp_path: Path) -> Iterator[Catalog]:
 @pytest.fixture(params=PENDING_UPLOADS)
 def pending_uploads(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PendingUploads]:
     with open_pending_uploads(request.param, tmp_path) as store:
+        yield store
+
+
+@pytest.fixture(params=IDEMPOTENCY_STORES)
+def idempotency_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IdempotencyStore]:
+    with open_idempotency_store(request.param, tmp_path) as store:
         yield store
 
 

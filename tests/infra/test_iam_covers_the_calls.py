@@ -90,7 +90,9 @@ def drive(client: httpx.Client) -> None:
     )
     image_id = first["metadata"]["image_id"]
     json_upload = {"image_data": base64.b64encode(png()).decode(), "tags": ["dog"], "category": "pets"}
-    second = ok(client.post("/images", headers=admin, json=json_upload), 201)["metadata"]["image_id"]
+    keyed = {**admin, "Idempotency-Key": "iam-upload"}  # claimed, answered, then replayed
+    second = ok(client.post("/images", headers=keyed, json=json_upload), 201)["metadata"]["image_id"]
+    assert ok(client.post("/images", headers=keyed, json=json_upload), 201)["metadata"]["image_id"] == second
     for query in ({}, {"tag": "cat"}, {"category": "pets"}, {"user_id": "admin"}, {"visibility": "public"}):
         ok(client.get("/images", params={"limit": 1, **query}, headers=admin))
     ok(client.get(f"/images/{image_id}", params={"download": "true"}))
@@ -98,7 +100,9 @@ def drive(client: httpx.Client) -> None:
     assert client.get("/a.png", follow_redirects=False).status_code == 302
     ok(client.patch(f"/images/{image_id}", headers=admin, json={"title": "t", "tags": ["cat"]}))
     start = {"filename": "b.png", "content_type": "image/png", "size": len(png())}
-    started = ok(client.post("/images/uploads", headers=admin, json=start), 201)
+    started = ok(
+        client.post("/images/uploads", headers={**admin, "Idempotency-Key": "iam-start"}, json=start), 201
+    )
     target = started["upload"]
     sent = httpx.post(target["url"], data=target["fields"], files={"file": ("b", png(), "image/png")})
     assert sent.status_code == 204, sent.text

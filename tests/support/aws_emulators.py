@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from image_service.adapters.dynamodb_catalog import DynamoDBImageCatalog
+from image_service.adapters.dynamodb_idempotency import DynamoDBIdempotencyStore
 from image_service.adapters.dynamodb_pending import DynamoDBPendingUploads
 from image_service.adapters.s3_blobs import S3BlobStore
 from image_service.aws.clients import AwsClients, AwsConfig
@@ -40,6 +41,9 @@ class AwsResources:
 
     def pending(self) -> DynamoDBPendingUploads:
         return DynamoDBPendingUploads(self.catalog())
+
+    def idempotency(self) -> DynamoDBIdempotencyStore:
+        return DynamoDBIdempotencyStore(self.catalog())
 
     def blobs(self) -> S3BlobStore:
         return S3BlobStore(self.clients, self.bucket)

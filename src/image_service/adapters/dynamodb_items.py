@@ -1,4 +1,5 @@
-"""Images, tags, names, keys and pending uploads as DynamoDB items (low-level attribute values).
+"""Images, tags, names, keys, pending uploads and idempotency records as DynamoDB items
+(low-level attribute values).
 
 The low-level client with hand-written conversion, not boto3's resource layer: it is faster per
 item and keeps the resource layer's import cost out of Lambda's cold start.
@@ -20,13 +21,22 @@ from image_service.aws.table import (
     TTL_ATTRIBUTE,
     shard_of,
 )
-from image_service.domain.models import ApiKey, Image, PendingUpload, Visibility, format_time, parse_time
+from image_service.domain.models import (
+    ApiKey,
+    IdempotencyRecord,
+    Image,
+    PendingUpload,
+    Visibility,
+    format_time,
+    parse_time,
+)
 
 Item = dict[str, Any]
 IMAGE_SK = "IMAGE"
 NAME_SK = "NAME"
 APIKEY_SK = "APIKEY"
 PENDING_SK = "PENDING"
+IDEMPOTENCY_SK = "IDEMPOTENCY"
 APIKEYS_PARTITION = "APIKEYS"
 PENDING_PARTITION = "PENDING"
 PENDING_TTL_GRACE = 24 * 3600  # DynamoDB's TTL deletes a forgotten record a day after it expired
@@ -58,6 +68,11 @@ def apikey_key(key_hash: str) -> Item:
 
 def pending_key(image_id: str) -> Item:
     return {PK: S(f"PENDING#{image_id}"), SK: S(PENDING_SK)}
+
+
+def idempotency_key(user_id: str, key: str) -> Item:
+    # No user id contains "#", so the first "#" after the prefix ends the user: keys may hold any.
+    return {PK: S(f"IDEMPOTENCY#{user_id}#{key}"), SK: S(IDEMPOTENCY_SK)}
 
 
 def order_key(created_at: datetime, image_id: str) -> str:
@@ -224,4 +239,37 @@ def pending_from(item: Item) -> PendingUpload:
         metadata=json.loads(item["metadata"]["S"]),
         created_at=parse_time(item["created_at"]["S"]),
         expires_at=parse_time(item["expires_at"]["S"]),
+    )
+
+
+def idempotency_item(record: IdempotencyRecord) -> Item:
+    item: Item = {
+        **idempotency_key(record.user_id, record.key),
+        "user_id": S(record.user_id),
+        "key": S(record.key),
+        "fingerprint": S(record.fingerprint),
+        "token": S(record.token),
+        "image_ids": {"L": [S(i) for i in record.image_ids]},
+        "lease_until": S(format_time(record.lease_until)),
+        "expires_at": S(format_time(record.expires_at)),
+        # TTL deletes in whole seconds, some time after: never before the record expired.
+        TTL_ATTRIBUTE: N(int(record.expires_at.timestamp()) + 1),
+    }
+    if record.status is not None:
+        item["status"] = N(record.status)
+        item["body"] = S(json.dumps(record.body))
+    return item
+
+
+def idempotency_from(item: Item) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        user_id=item["user_id"]["S"],
+        key=item["key"]["S"],
+        fingerprint=item["fingerprint"]["S"],
+        token=item["token"]["S"],
+        image_ids=tuple(i["S"] for i in item["image_ids"]["L"]),
+        lease_until=parse_time(item["lease_until"]["S"]),
+        expires_at=parse_time(item["expires_at"]["S"]),
+        status=int(item["status"]["N"]) if "status" in item else None,
+        body=json.loads(item["body"]["S"]) if "body" in item else None,
     )

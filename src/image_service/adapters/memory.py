@@ -12,7 +12,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from image_service.domain.errors import Conflict, NotFound
-from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, PendingUpload, StoredBlob
+from image_service.domain.models import (
+    ApiKey,
+    IdempotencyRecord,
+    Image,
+    ImageQuery,
+    Keyset,
+    Page,
+    PendingUpload,
+    StoredBlob,
+)
 
 
 class InMemoryBlobStore:
@@ -160,3 +169,38 @@ class InMemoryPendingUploads:
 
     def all_pending(self) -> Iterator[PendingUpload]:
         return iter(list(self.pending.values()))
+
+
+class InMemoryIdempotencyStore:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, record: IdempotencyRecord, now: datetime) -> IdempotencyRecord | None:
+        with self._lock:
+            held = self.records.get((record.user_id, record.key))
+            if held is not None and held.expires_at > now:
+                return held
+            self.records[(record.user_id, record.key)] = record
+            return None
+
+    def take_over(self, stale: IdempotencyRecord, record: IdempotencyRecord) -> bool:
+        with self._lock:
+            if not self._held_by(stale) or self.records[(stale.user_id, stale.key)].done:
+                return False
+            self.records[(record.user_id, record.key)] = record
+            return True
+
+    def complete(self, record: IdempotencyRecord) -> None:
+        with self._lock:
+            if self._held_by(record):
+                self.records[(record.user_id, record.key)] = record
+
+    def release(self, record: IdempotencyRecord) -> None:
+        with self._lock:
+            if self._held_by(record):
+                del self.records[(record.user_id, record.key)]
+
+    def _held_by(self, record: IdempotencyRecord) -> bool:
+        held = self.records.get((record.user_id, record.key))
+        return held is not None and held.token == record.token

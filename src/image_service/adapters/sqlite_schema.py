@@ -3,9 +3,13 @@
 Every list filter is answered from an index whose last two columns are (created_at, image_id),
 so "newest first after this keyset" is a range read of that index: no OFFSET, no sort step.
 ``facet_counts`` (kept by triggers) lets a combined filter drive from its rarest index.
+
+Every statement is ``IF NOT EXISTS`` and runs at each open, so a database made by an older
+version gains the tables added since (``user_version``: 1 the first schema, 2 with
+``idempotency_keys``); nothing so far needed an existing table to change.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -88,6 +92,22 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
+
+-- Idempotency-Key records (SqliteIdempotencyStore): image_ids and body are JSON; status and
+-- body are NULL until the first attempt succeeded. Expired rows are deleted by later claims.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id     TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    token       TEXT NOT NULL,
+    image_ids   TEXT NOT NULL,
+    lease_until TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    status      INTEGER,
+    body        TEXT,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency_keys (expires_at);
 """
 
 COLUMNS = (

@@ -6,15 +6,16 @@ patterns each index serves.
 
 Items (every key is a string):
 
-================  ================  =========================================================
-PK                SK                what
-================  ================  =========================================================
-IMAGE#<id>        IMAGE             the image: every field, the counters; GSI1-3 keys
-IMAGE#<id>        TAG#<tag>         one per tag: the filter attributes; GSI4 keys
-NAME#<name>       NAME              the unique name -> image_id
-APIKEY#<sha256>   APIKEY            an API key (hash only); GSI1 lists them
-PENDING#<id>      PENDING           a direct upload in progress; GSI2 finds expired ones
-================  ================  =========================================================
+===================  ================  =========================================================
+PK                   SK                what
+===================  ================  =========================================================
+IMAGE#<id>           IMAGE             the image: every field, the counters; GSI1-3 keys
+IMAGE#<id>           TAG#<tag>         one per tag: the filter attributes; GSI4 keys
+NAME#<name>          NAME              the unique name -> image_id
+APIKEY#<sha256>      APIKEY            an API key (hash only); GSI1 lists them
+PENDING#<id>         PENDING           a direct upload in progress; GSI2 finds expired ones
+IDEMPOTENCY#<u>#<k>  IDEMPOTENCY       Idempotency-Key k of user u: claim, image ids, answer
+===================  ================  =========================================================
 
 Indexes (sort key always ``<created_at ISO>#<image_id>``, so one Query is newest first):
 

@@ -172,6 +172,31 @@ class StoredBlob:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """One ``Idempotency-Key`` of one user: the request it was first used for (``fingerprint``),
+    the image ids that request stores under, and, once it succeeded, its answer.
+
+    ``token`` names the attempt that holds the key; ``lease_until`` is how long that attempt may
+    run before a retry may take over (its process may have crashed). The record counts as absent
+    from ``expires_at`` on.
+    """
+
+    user_id: str
+    key: str
+    fingerprint: str
+    token: str
+    image_ids: tuple[str, ...]
+    lease_until: datetime
+    expires_at: datetime
+    status: int | None = None  # the answer, once the request succeeded
+    body: dict[str, Any] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status is not None
+
+
 def utcnow() -> datetime:
     """Now, in UTC, at millisecond precision (what the API shows and the catalog sorts on)."""
     now = datetime.now(UTC)

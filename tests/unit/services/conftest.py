@@ -11,7 +11,7 @@ import pytest
 from PIL import Image as PILImage
 
 from image_service.adapters.local_urls import LocalUrlSigner
-from image_service.adapters.memory import InMemoryBlobStore, InMemoryImageCatalog
+from image_service.adapters.memory import InMemoryBlobStore, InMemoryIdempotencyStore, InMemoryImageCatalog
 from image_service.domain.models import Caller, Image
 from image_service.domain.signing import Signer
 from image_service.services.context import Context
@@ -57,6 +57,7 @@ def make_context(
         "keys": catalog,
         "urls": LocalUrlSigner(signer),
         "signer": signer,
+        "idempotency": InMemoryIdempotencyStore(),
         "now": clock or Clock(),
         "new_id": Ids(),
     }

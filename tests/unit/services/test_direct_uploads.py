@@ -11,7 +11,12 @@ import pytest
 from PIL import Image as PILImage
 
 from image_service.adapters.local_urls import LocalUrlSigner
-from image_service.adapters.memory import InMemoryBlobStore, InMemoryImageCatalog, InMemoryPendingUploads
+from image_service.adapters.memory import (
+    InMemoryBlobStore,
+    InMemoryIdempotencyStore,
+    InMemoryImageCatalog,
+    InMemoryPendingUploads,
+)
 from image_service.domain.errors import (
     Conflict,
     Forbidden,
@@ -59,6 +64,7 @@ def ctx(clock: Clock) -> Context:
         keys=catalog,
         urls=LocalUrlSigner(signer),
         signer=signer,
+        idempotency=InMemoryIdempotencyStore(),
         limits=Limits(max_image_bytes=100_000, direct_upload_expiry=600),
         now=clock,
         new_id=lambda: f"id-{next(ids)}",
