@@ -181,7 +181,7 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         reference_samples_per_round=ref_per_round,
         scan_rounds=scan_rounds,
     )
-    ctx = local_context(Settings(data_dir=built.path))
+    ctx = local_context(Settings.with_fields(data_dir=built.path))
     catalog = ctx.catalog
     if not isinstance(catalog, SqliteImageCatalog):
         raise TypeError("the local context should hold a SqliteImageCatalog")

@@ -100,7 +100,7 @@ class Driver:
 
 
 def settings_for(env: dict[str, str]) -> Settings:
-    return Settings(
+    return Settings.with_fields(
         backend="aws",
         auth="api-key",
         bucket_name=env["BUCKET_NAME"],

@@ -123,7 +123,7 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
     rows: dict[str, dict[str, list[float]]] = {}
     with temp_dir("upload") as tmp:
         root = Path(tmp)
-        ctx = local_context(Settings(data_dir=root / "inproc"))
+        ctx = local_context(Settings.with_fields(data_dir=root / "inproc"))
         caller = Caller(user_id="admin", is_admin=True)  # what the server's admin key resolves to
         with image_service(root / "server") as server:
             client = Uploader(server.port, server.token)

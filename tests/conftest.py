@@ -16,6 +16,13 @@ from collections.abc import Iterator
 
 import pytest
 from api_server import BACKENDS, Server, start_server
+from hypothesis import settings
+
+# No per-example deadline: an example that meets a GC pause or a busy core (two JVMs share this
+# machine's two cores with the suite) would fail as "unreliable timing", which says nothing about
+# the code. Slow properties are still seen: the suite's time is watched as a whole.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -120,3 +120,22 @@ def test_hostile_filename_in_json(alice: httpx.Client) -> None:
     meta = uploaded(alice.post("/images", json={"image_data": b64(png()), "filename": HOSTILE}))
     assert meta["filename"].startswith('naïve "cat"') and meta["filename"].endswith("X-Evil: 1.jpg")
     fetch(alice, meta)
+
+
+@pytest.mark.parametrize(
+    ("filename", "stored"),
+    [
+        ("\u202egpj.exe", "gpj.exe"),  # shown right to left, "exe.jpg" would look like a picture
+        ("cat\u200e\u200f\u200b.png", "cat.png"),
+        ("\u2066dog\u2069\ufeff.png", "dog.png"),
+        ("sep\u2028\u0085.png", "sep.png"),
+    ],
+)
+def test_invisible_characters_are_stripped_from_filenames(
+    alice: httpx.Client, filename: str, stored: str
+) -> None:
+    meta = uploaded(alice.post("/images", json={"image_data": b64(png()), "filename": filename}))
+    assert meta["filename"] == stored
+    response = alice.get(f"/images/{meta['image_id']}/content", params={"download": "true"})
+    assert response.headers["content-disposition"] == f'attachment; filename="{stored}"'
+    fetch(alice, meta)

@@ -300,6 +300,11 @@ def test_cursor_with_another_limit_is_fine(admin: httpx.Client, family: Family) 
         {"visibility": "friends"},
         {"user_id": "no/slashes"},
         {"tag": "x" * 51},
+        {"created_after": "1" * 40},
+        {"created_after": "20260101"},
+        {"created_before": "2026-01-01T12"},
+        {"created_before": "2026-01-01T12:00:00.1234567890Z"},
+        {"created_after": "2026-01-01T12:00:00+0100x"},
     ],
     ids=[
         "after",
@@ -311,6 +316,11 @@ def test_cursor_with_another_limit_is_fine(admin: httpx.Client, family: Family) 
         "visibility",
         "user_id",
         "long-tag",
+        "forty-digits",
+        "basic-format",
+        "hour-only",
+        "ten-digit-fraction",
+        "trailing-junk",
     ],
 )
 def test_bad_filter_is_400(anon: httpx.Client, params: dict[str, str]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from api_helpers import assert_error, parse_iso, unique
@@ -18,7 +16,6 @@ def test_owner_updates_title_tags_visibility_and_name(
     old_tag, new_tag = unique("old"), unique("new")
     meta = upload(alice, title="before", tags=[old_tag], description="desc", category="misc")
     new_name = f"{unique('renamed')}.png"
-    time.sleep(0.01)
     response = alice.patch(
         f"/images/{meta['image_id']}",
         json={"title": "after", "tags": f"{new_tag.upper()}, shiny,{new_tag}", "visibility": "private",

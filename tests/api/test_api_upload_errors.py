@@ -257,3 +257,31 @@ def test_batch_under_the_batch_cap_is_not_refused_by_size(small_admin: httpx.Cli
 def test_more_than_20_files_in_a_batch_is_400(small_admin: httpx.Client) -> None:
     files = [("files", (f"n{i}.png", png(4, 4), "image/png")) for i in range(21)]
     assert_error(small_admin.post("/images", files=files), 400)
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"image_data": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/images"),
+        ("POST", "/upload"),
+        ("POST", "/images/uploads"),
+        ("PATCH", "/images/{id}"),
+        ("DELETE", "/images"),
+    ],
+)
+def test_json_nested_10000_deep_is_400_on_every_json_route(
+    alice: httpx.Client, upload: Upload, nothing_stored: NothingStored, method: str, path: str
+) -> None:
+    image_id = upload(alice)["image_id"]
+    with nothing_stored():
+        response = alice.request(
+            method,
+            path.format(id=image_id),
+            content=_nested(10_000),
+            headers={"content-type": "application/json"},
+        )
+    assert_error(response, 400)

@@ -41,7 +41,9 @@ def test_a_healthy_store_is_clean(ctx: Context) -> None:
 def test_an_object_without_metadata_is_found_and_removed(ctx: Context) -> None:
     image_id = upload(ctx)
     ctx.blobs.put("alice/ghost", png(), "image/png")
-    assert fsck(ctx).clean, "a young object may be an upload in flight: spared by the grace period"
+    spared = fsck(ctx)
+    assert spared.clean, "a young object may be an upload in flight: spared by the grace period"
+    assert spared.young_unreferenced == 1, "but the report says it spared one"
     report = fsck(ctx, grace=NOW)
     assert report.orphan_objects == [ctx.blobs.ref("alice/ghost")]
     assert ctx.blobs.exists("alice/ghost"), "without --repair nothing is deleted"
@@ -50,6 +52,17 @@ def test_an_object_without_metadata_is_found_and_removed(ctx: Context) -> None:
     assert not ctx.blobs.exists("alice/ghost")
     assert fsck(ctx, grace=NOW).clean
     assert ctx.catalog.get(image_id).image_id == image_id, "healthy images are untouched"
+
+
+def test_no_grace_spares_nothing_even_against_a_coarser_clock(ctx: Context) -> None:
+    """The catalog's clock keeps milliseconds, file times keep microseconds: an object written in
+    the current millisecond is "younger than now". With no grace it is an orphan all the same."""
+    ctx.blobs.put("alice/just-now", png(), "image/png")
+    [blob] = [b for b in ctx.blobs.inventory() if b.ref == ctx.blobs.ref("alice/just-now")]
+    behind = dataclasses.replace(ctx, now=lambda: blob.modified - timedelta(milliseconds=1))
+    report = fsck(behind, grace=NOW)
+    assert report.orphan_objects == [blob.ref]
+    assert report.young_unreferenced == 0
 
 
 def test_an_image_without_its_object_is_found_and_removed(ctx: Context) -> None:
@@ -102,6 +115,11 @@ def test_the_cli_exits_1_on_damage_and_0_after_repair(
     from image_service.bootstrap import bootstrap
 
     bootstrap().blobs.put("bob/orphan", b"bytes", "image/png")
+    young = run()
+    assert young.returncode == 0, young.stderr
+    assert "found 0 objects without metadata" in young.stdout
+    assert "spared 1 objects without metadata younger than the grace period" in young.stdout
+    assert "--grace 0" in young.stdout
     found = run("--grace", "0")
     assert found.returncode == 1, found.stderr
     assert "found 1 objects without metadata" in found.stdout

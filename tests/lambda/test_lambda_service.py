@@ -213,6 +213,37 @@ def test_openapi_and_docs_are_text(anon: LambdaClient) -> None:
     assert docs.headers["content-type"].startswith("text/html")
 
 
+def test_docs_assets_are_served_as_text(anon: LambdaClient) -> None:
+    """The docs pages' scripts come from the function itself (they work offline), as text: API
+    Gateway passes them on as they are, not base64."""
+    for page, assets in (
+        ("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")),
+        ("/redoc", ("redoc.standalone.js",)),
+    ):
+        html = anon.get(page).text
+        for asset in assets:
+            assert f'"/docs/assets/{asset}"' in html, html
+            reply = anon.get(f"/docs/assets/{asset}")
+            assert reply.status == 200 and reply.is_base64 is False, asset
+            assert reply.headers["content-type"].startswith(("text/javascript", "text/css"))
+            assert len(reply.body) > 100_000
+        assert "cdn." not in html
+
+
+def test_docs_behind_a_base_path(stack: Stack, version: Version) -> None:
+    """Behind a custom domain's base path (stripped by Mangum), the pages and the document's
+    `servers` carry it, so the browser fetches /v1/openapi.json and "Try it out" calls /v1/..."""
+    client = stack.client(version, handler=stack.handler_with(IMAGE_SERVICE_BASE_PATH="/v1"))
+    docs = client.get("/v1/docs")
+    assert docs.status == 200
+    assert "'/v1/openapi.json'" in docs.text and '"/v1/docs/assets/swagger-ui-bundle.js"' in docs.text
+    assert client.get("/v1/docs/assets/swagger-ui-bundle.js").status == 200
+    assert '"/v1/openapi.json"' in client.get("/v1/redoc").text
+    spec = client.get("/v1/openapi.json").json()
+    assert spec["servers"] == [{"url": "/v1"}]
+
+
 def test_method_not_allowed_is_json(anon: LambdaClient) -> None:
     reply = anon.request("PUT", "/images")
     assert_error(reply, 405)
+    assert reply.headers["allow"] == "DELETE, GET, POST"

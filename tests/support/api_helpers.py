@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import random
-import time
 import uuid
 from collections.abc import Hashable
 from datetime import UTC, datetime
@@ -99,13 +99,22 @@ def url_signature(url: str) -> str:
     return query.get("signature") or query["X-Amz-Signature"]
 
 
-def url_lifetime(url: str) -> float:
-    """Seconds from now until a signed URL expires, read from the URL itself."""
+def url_expiry(url: str) -> float:
+    """When a signed URL expires (Unix time), read from the URL itself."""
     query = url_query(url)
     if "X-Amz-Expires" in query:
         signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        return signed_at.timestamp() + int(query["X-Amz-Expires"]) - time.time()
-    return int(query["expires"]) - time.time()
+        return signed_at.timestamp() + int(query["X-Amz-Expires"])
+    return float(query["expires"])
+
+
+def assert_expires_in(url: str, seconds: int, issued: tuple[float, float]) -> None:
+    """The URL, signed between ``issued`` (Unix times around the request), lives ``seconds``: its
+    expiry, in whole seconds as both signers write it, lies within that window (rounded out to
+    whole seconds) shifted by ``seconds``."""
+    before, after = issued
+    expiry = url_expiry(url)
+    assert math.floor(before) + seconds <= expiry <= math.ceil(after) + seconds, (issued, expiry)
 
 
 def parse_iso(value: str) -> datetime:

@@ -12,7 +12,6 @@ What differs between the backends as seen over HTTP is written down once, in ``T
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ import httpx
 import pytest
 from aws_emulators import fresh_resources
 from stored import AwsStorage, FilesystemStorage, Storage
+
+from image_service.aws.emulator import free_port
 
 EXE = Path(sys.executable).with_name("image-service")
 START_TIMEOUT = 30.0
@@ -58,12 +59,6 @@ TRAITS = {
     "local": Traits("local", signs_own_urls=True, upload_method="PUT", deleted_url_statuses=(404,)),
     "aws": Traits("aws", signs_own_urls=False, upload_method="POST", deleted_url_statuses=(403, 404)),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -6,6 +6,7 @@ image id and both values; changing any of them, or waiting past ``expires``, bre
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -22,7 +23,9 @@ class LocalUrlSigner:
         self._base_url = base_url.rstrip("/")
 
     def presign(self, image: Image, *, expires_in: int, download: bool, now: datetime) -> str:
-        expires = int(now.timestamp()) + expires_in
+        # Rounded up: a URL lives at least ``expires_in`` seconds (rounded down, an expires_in=1
+        # URL made at x.999 would expire a millisecond later).
+        expires = math.ceil(now.timestamp()) + expires_in
         signature = self._signer.sign(PURPOSE, _message(image.image_id, expires, download))
         query = urlencode({"expires": expires, "download": str(download).lower(), "signature": signature})
         return f"{self._base_url}/images/{image.image_id}/content?{query}"

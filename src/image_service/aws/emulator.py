@@ -13,11 +13,13 @@ it is nowhere, it is installed into the user cache with npm (the machine needs J
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -41,10 +43,29 @@ class EmulatorError(RuntimeError):
     """An emulator could not be found, installed or started."""
 
 
+# Ports for servers started here come from below Linux's ephemeral range (32768-60999 by
+# default), which the kernel hands to outgoing connections and to bind(0): a port found free
+# there can be taken by any client's connection before the server binds it a second later.
+SERVER_PORTS = range(20_000, 32_000)
+_handed_out: set[int] = set()
+_ports_lock = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that is free now and that this process has not handed out before."""
+    with _ports_lock:
+        for _ in range(1000):
+            port = random.choice(SERVER_PORTS)
+            if port in _handed_out:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+    raise EmulatorError("no free port found on 127.0.0.1")
 
 
 def _candidates() -> Iterator[Path]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 
 from image_service.domain.errors import InvalidInput
-from image_service.domain.models import Visibility
+from image_service.domain.models import Visibility, parse_time
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}")
 USER_PATTERN = re.compile(r"[A-Za-z0-9._@\-]{1,128}")
@@ -16,6 +18,24 @@ MAX_TAGS = 20
 MAX_TAG = 50
 MAX_CATEGORY = 50
 MAX_FILENAME = 255
+
+
+# ISO 8601's extended form, as the API documents it: a date, optionally a time to the minute,
+# second or fraction, optionally an offset. Python's fromisoformat alone is laxer: it reads a
+# 40-digit number as 1111-11-11T11:11:11.111111.
+ISO_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+)
+
+
+def time(field: str, value: str) -> datetime:
+    """A client's ISO 8601 time (UTC when it names no offset)."""
+    if ISO_TIME.fullmatch(value):
+        try:
+            return parse_time(value)
+        except (ValueError, OverflowError):  # Overflow: year 1 at +01:00 is before UTC's year 1
+            pass
+    raise InvalidInput(f"{field} must be an ISO 8601 time, such as 2026-01-01T12:00:00Z")
 
 
 def user_id(value: str) -> str:
@@ -33,9 +53,12 @@ def image_id(value: str) -> str:
     return value
 
 
-def name(value: str) -> str:
+def name(value: str, reserved: frozenset[str] = frozenset()) -> str:
+    """A unique name, served at ``/<name>``: one a route of the service uses could never be."""
     if not NAME_PATTERN.fullmatch(value):
         raise InvalidInput("name must be 1-128 characters of A-Z a-z 0-9 . _ - and not start with '.'")
+    if value in reserved:
+        raise InvalidInput(f"name {value!r} is reserved: the service itself answers /{value}")
     return value
 
 
@@ -103,10 +126,21 @@ def visibility(value: str | Visibility | None) -> Visibility:
         raise InvalidInput("visibility must be 'public' or 'private'") from None
 
 
+# Controls (C0 and C1), format characters (bidirectional overrides such as U+202E, which make
+# "gpj.exe" look like "exe.jpg", zero-width spaces, U+200E marks, the BOM), line and paragraph
+# separators, and lone surrogates: nothing a file name shown to a person should hold.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def visible(value: str) -> str:
+    """``value`` without invisible and control characters."""
+    return "".join(c for c in value if unicodedata.category(c) not in INVISIBLE_CATEGORIES)
+
+
 def filename(value: str | None, fallback: str) -> str:
-    """The uploaded file name, kept only for Content-Disposition: strip any path and controls."""
+    """The uploaded file name, kept only for Content-Disposition: strip any path and every
+    invisible or control character."""
     if not value:
         return fallback
-    base = re.split(r"[\\/]", value)[-1]
-    base = "".join(c for c in base if ord(c) >= 32 and c != "\x7f" and not _has_surrogate(c)).strip()
+    base = visible(re.split(r"[\\/]", value)[-1]).strip()
     return base[:MAX_FILENAME] or fallback

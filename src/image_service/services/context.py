@@ -9,7 +9,7 @@ from datetime import datetime
 
 from image_service.domain.models import utcnow
 from image_service.domain.signing import Signer
-from image_service.ports import BlobStore, ImageCatalog, KeyStore, PendingUploads, UrlSigner
+from image_service.ports import BlobStore, IdempotencyStore, ImageCatalog, KeyStore, PendingUploads, UrlSigner
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,12 @@ class Limits:
     # Content bigger than this is answered with a 302 to a presigned URL instead of the bytes
     # (behind Lambda, whose responses are capped at 6 MB); None serves everything inline.
     max_inline_bytes: int | None = None
+    # Idempotency-Key: how long a key's first answer is kept; how long an attempt may hold a key
+    # before a retry may take over (longer than any request runs: Lambda stops at 30 s); how long
+    # a retry waits for a concurrent attempt with its key before answering 409.
+    idempotency_ttl: int = 24 * 3600
+    idempotency_lease: int = 60
+    idempotency_wait: float = 5.0
 
 
 def new_image_id() -> str:
@@ -35,6 +41,7 @@ class Context:
     keys: KeyStore
     urls: UrlSigner
     signer: Signer
+    idempotency: IdempotencyStore
     limits: Limits = field(default_factory=Limits)
     now: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = new_image_id
@@ -42,3 +49,6 @@ class Context:
     # True when every port answers from local disk in microseconds (the embedded backend): the
     # API may then call them on the event loop rather than pay a thread hop per request.
     inline_io: bool = False
+    # Names an image may not take because a route of the service answers ``/<name>`` (filled in
+    # by the app from its routes, so a route added later reserves its name too).
+    reserved_names: frozenset[str] = frozenset()

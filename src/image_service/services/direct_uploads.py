@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from image_service.domain import validation
 from image_service.domain.errors import (
@@ -37,6 +37,9 @@ from image_service.services.context import Context
 from image_service.services.images import require_identity
 from image_service.services.uploads import UploadDraft, build_image, image_key, owner_for
 
+if TYPE_CHECKING:
+    from image_service.services.idempotency import Reservation
+
 log = logging.getLogger(__name__)
 ACCEPTED_TYPES = {content_type for content_type, _ in ACCEPTED_FORMATS.values()}
 PENDING_PREFIX = "~pending/"
@@ -50,8 +53,16 @@ def _pending_store(ctx: Context) -> PendingUploads:
 
 
 def start_direct_upload(
-    ctx: Context, caller: Caller, draft: UploadDraft, *, content_type: str, size: int
+    ctx: Context,
+    caller: Caller,
+    draft: UploadDraft,
+    *,
+    content_type: str,
+    size: int,
+    reservation: Reservation | None = None,
 ) -> tuple[PendingUpload, UploadTarget]:
+    """``reservation``: the image id of a request with an Idempotency-Key; a pending upload that an
+    earlier attempt with that key recorded under it is answered again (with a fresh URL)."""
     store = _pending_store(ctx)
     owner = owner_for(caller, draft.user_id)
     if content_type.lower() not in ACCEPTED_TYPES:
@@ -60,10 +71,13 @@ def start_direct_upload(
         raise InvalidInput("size must be a positive number of bytes")
     if size > ctx.limits.max_image_bytes:
         raise PayloadTooLarge(f"image is larger than {ctx.limits.max_image_bytes} bytes")
-    metadata = _validated_metadata(draft)
+    metadata = _validated_metadata(draft, ctx.reserved_names)
     sweep_expired(ctx)
     now = ctx.now()
-    image_id = ctx.new_id()
+    image_id = reservation.image_ids[0] if reservation else ctx.new_id()
+    resumed = reservation is not None and reservation.resumed
+    if resumed and (earlier := _pending_of(store, image_id, owner)) is not None:
+        return earlier, ctx.urls.presign_upload(earlier, now=now)
     pending = PendingUpload(
         image_id=image_id,
         user_id=owner,
@@ -74,14 +88,28 @@ def start_direct_upload(
         created_at=now,
         expires_at=now + timedelta(seconds=ctx.limits.direct_upload_expiry),
     )
-    store.add_pending(pending)
+    try:
+        store.add_pending(pending)
+    except Conflict:
+        # A slow attempt with the same key, whose claim this one took over, got there first.
+        if reservation is None or (earlier := _pending_of(store, image_id, owner)) is None:
+            raise
+        pending = earlier
     return pending, ctx.urls.presign_upload(pending, now=now)
 
 
-def _validated_metadata(draft: UploadDraft) -> dict[str, Any]:
+def _pending_of(store: PendingUploads, image_id: str, owner: str) -> PendingUpload | None:
+    try:
+        pending = store.get_pending(image_id)
+    except NotFound:
+        return None
+    return pending if pending.user_id == owner else None
+
+
+def _validated_metadata(draft: UploadDraft, reserved_names: frozenset[str]) -> dict[str, Any]:
     """Check now what can be checked before the bytes exist, so completion rarely fails."""
     if draft.name:
-        validation.name(draft.name)
+        validation.name(draft.name, reserved_names)
     validation.title(draft.title or "")
     validation.description(draft.description or "")
     tags = list(validation.tags(draft.tags))

@@ -5,8 +5,9 @@ metadata on upload, metadata before object on delete):
 
 - an **orphan object**: bytes no image and no live pending upload points at (a crash between
   the object write and the metadata write, or a delete whose object removal failed). Invisible
-  to readers; repair deletes it. Objects younger than ``grace`` are left alone: they may belong
-  to an upload whose metadata is being written right now.
+  to readers; repair deletes it. Objects younger than ``grace`` are left alone (and counted in
+  the report): they may belong to an upload whose metadata is being written right now. A zero
+  grace spares nothing, for a check right after a crash with no server running.
 - a **missing object**: an image whose bytes are gone (lost or deleted by hand). Its content
   would be 404 forever; repair removes the metadata.
 - a **stale pending upload**: a direct upload past its expiry. Repair deletes its bytes and record.
@@ -35,6 +36,9 @@ class FsckReport:
     orphan_objects: list[str] = field(default_factory=list)
     missing_objects: list[str] = field(default_factory=list)  # image ids
     stale_pending: list[str] = field(default_factory=list)  # image ids
+    # Unreferenced objects younger than the grace period: not reported as orphans (they may be
+    # uploads in flight), but counted, so that "clean" right after a crash cannot mislead.
+    young_unreferenced: int = 0
     repaired: bool = False
 
     @property
@@ -60,7 +64,14 @@ def fsck(ctx: Context, *, repair: bool = False, grace: timedelta = DEFAULT_GRACE
         report.objects += 1
         stored.add(blob.ref)
         known = blob.ref in referenced or blob.ref in live_pending or blob.ref in stale_refs
-        if not known and blob.modified <= now - grace:
+        if known:
+            continue
+        # With no grace, no age test: the catalog's clock has millisecond resolution and file
+        # times have microseconds, so an object written this millisecond would look younger
+        # than "now" and be spared.
+        if grace > timedelta(0) and blob.modified > now - grace:
+            report.young_unreferenced += 1
+        else:
             report.orphan_objects.append(blob.ref)
 
     for ref, image in referenced.items():

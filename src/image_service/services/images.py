@@ -7,8 +7,11 @@ so private images do not reveal that they exist; Forbidden is for visible images
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from image_service.domain import validation
@@ -121,19 +124,23 @@ def update_image(ctx: Context, caller: Caller, image_id: str, changes: dict[str,
     if unknown:
         raise InvalidInput(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
     image = changeable_image(ctx, caller, image_id)
+    rules: dict[str, Callable[[Any], Any]] = {
+        "title": validation.title,
+        "description": validation.description,
+        "tags": validation.tags,
+        "category": validation.category,
+        "visibility": validation.visibility,
+        "name": functools.partial(validation.name, reserved=ctx.reserved_names),
+    }
     values: dict[str, Any] = {}
     for field, value in changes.items():
         if value is None and field not in ("category",):
             raise InvalidInput(f"{field} may not be null")
-        values[field] = {
-            "title": validation.title,
-            "description": validation.description,
-            "tags": validation.tags,
-            "category": validation.category,
-            "visibility": validation.visibility,
-            "name": validation.name,
-        }[field](value)
-    updated = dataclasses.replace(image, **values, updated_at=ctx.now())
+        values[field] = rules[field](value)
+    # The clock has milliseconds: an edit in the same millisecond as the upload (or the last edit)
+    # still moves updated_at on, so "changed since" comparisons never miss it.
+    updated_at = max(ctx.now(), image.updated_at + timedelta(milliseconds=1))
+    updated = dataclasses.replace(image, **values, updated_at=updated_at)
     ctx.catalog.update(updated)
     return updated
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from image_service.domain import validation
 from image_service.domain.errors import InvalidInput
-from image_service.domain.models import Visibility
+from image_service.domain.models import Visibility, format_time
 
 
 @pytest.mark.parametrize(
@@ -145,6 +147,12 @@ def test_invalid_visibility(bad: str) -> None:
         ("half\ud800.png", "half.png"),
         ("猫.png", "猫.png"),
         ("x" * 300, "x" * 255),
+        ("\u202egpj.exe", "gpj.exe"),
+        ("IMG\u200e_1\u200f\u200b.jpg", "IMG_1.jpg"),
+        ("\u2067x\u2069\u061c\ufeff.png", "x.png"),
+        ("line\u2028sep\u2029.png", "linesep.png"),
+        ("c1\x85\x9b.png", "c1.png"),
+        ("\u202e", "fallback.png"),
     ],
 )
 def test_filename(value: str | None, expected: str) -> None:
@@ -159,4 +167,35 @@ def test_filename_never_holds_a_path_or_control(value: str) -> None:
     assert "/" not in result
     assert "\\" not in result
     assert all(ord(c) >= 32 and c != "\x7f" for c in result)
+    assert all(unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in result)
     result.encode("utf-8")  # always storable
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-01-01", "2026-01-01T00:00:00.000Z"),
+        ("2026-01-01T12:30", "2026-01-01T12:30:00.000Z"),
+        ("2026-01-01T12:30:15.5Z", "2026-01-01T12:30:15.500Z"),
+        ("2026-01-01 12:30:15,25+02:00", "2026-01-01T10:30:15.250Z"),
+    ],
+)
+def test_time_reads_iso_8601(value: str, expected: str) -> None:
+    assert format_time(validation.time("created_after", value)) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1" * 40,
+        "20260101",
+        "2026-01-01T12",
+        "2026-1-1",
+        "2026-01-01T12:00:00+0100",
+        "",
+        "0001-01-01T00:00+01:00",
+    ],
+)
+def test_time_refuses_what_is_not_iso_8601(value: str) -> None:
+    with pytest.raises(InvalidInput, match="created_after must be an ISO 8601 time"):
+        validation.time("created_after", value)

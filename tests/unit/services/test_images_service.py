@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -165,6 +165,13 @@ def test_read_content_counts_one_access(
 
 
 # ---------------------------------------------------------------------- update
+
+
+def test_edits_in_the_same_millisecond_still_move_updated_at_on(ctx: Context, public: Image) -> None:
+    first = update_image(ctx, ALICE, public.image_id, {"title": "one"})
+    second = update_image(ctx, ALICE, public.image_id, {"title": "two"})  # the clock has not moved
+    assert public.updated_at < first.updated_at < second.updated_at
+    assert second.updated_at - public.updated_at == timedelta(milliseconds=2)
 
 
 @pytest.mark.parametrize("caller", [ALICE, ADMIN, ROOT, TRUSTED_BOB])
