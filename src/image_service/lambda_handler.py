@@ -1,6 +1,6 @@
 """The AWS Lambda entry point: API Gateway (REST API v1 or HTTP API v2) -> Mangum -> FastAPI.
 
-Importing this module builds the app from the environment (``lambda_app.make_handler``) but makes
+Importing this module builds the app from the environment (``lambda_app.handler_from_env``) but makes
 no network call: boto3 clients are created on the first request that needs them and then reused
 for the life of the process. Tests import ``lambda_app`` instead, which builds nothing on import.
 """
@@ -14,10 +14,10 @@ import gc
 # survivors are frozen out of later collections (docs/PERFORMANCE.md, cold start).
 gc.disable()
 
-from image_service.lambda_app import make_handler  # noqa: E402
+from image_service.lambda_app import handler_from_env  # noqa: E402
 
 try:
-    handler = make_handler()
+    handler = handler_from_env()
 finally:
     gc.freeze()
     gc.enable()

@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# What a browser sends in its Origin header: scheme, host, optional port; never a path.
+ORIGIN = re.compile(r"https?://[^/\s,]+")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+    # Only the documented variable names are read, in their documented case: every field has its
+    # own validation_alias and field names are not accepted as input (with them, `AUTH=none`
+    # would switch authentication off). Code that sets fields by their Python names goes through
+    # ``Settings.with_fields``.
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", validate_by_name=False, case_sensitive=True
+    )
 
     backend: Literal["local", "aws"] = Field("local", validation_alias="IMAGE_SERVICE_BACKEND")
     data_dir: Path = Field(Path("./data"), validation_alias="IMAGE_SERVICE_DATA_DIR")
     auth: Literal["api-key", "none"] = Field("api-key", validation_alias="IMAGE_SERVICE_AUTH")
     public_url: str = Field("", validation_alias="IMAGE_SERVICE_PUBLIC_URL")
     log_level: str = Field("INFO", validation_alias="IMAGE_SERVICE_LOG_LEVEL")
+    # Browser origins that may call the API (api/cors.py); comma-separated, "*" for any.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="IMAGE_SERVICE_CORS_ORIGINS"
+    )
 
     bucket_name: str | None = Field(None, validation_alias=AliasChoices("BUCKET_NAME", "S3_BUCKET_NAME"))
     table_name: str | None = Field(None, validation_alias=AliasChoices("TABLE_NAME", "DYNAMODB_TABLE_NAME"))
-    aws_region: str = Field("us-east-1", validation_alias="AWS_DEFAULT_REGION")
+    # None: boto3 finds the region itself (AWS_DEFAULT_REGION, then the profile's config file).
+    aws_region: str | None = Field(None, validation_alias="AWS_DEFAULT_REGION")
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
     aws_endpoint_url_s3: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL_S3")
     aws_endpoint_url_dynamodb: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL_DYNAMODB")
@@ -46,6 +61,38 @@ class Settings(BaseSettings):
     presigned_url_expiration: int = Field(3600, ge=1, le=604800, validation_alias="PRESIGNED_URL_EXPIRATION")
     max_image_size: int = Field(10 * 1024 * 1024, ge=1, le=5 * 1024**3, validation_alias="MAX_IMAGE_SIZE")
     max_image_pixels: int = Field(50_000_000, ge=1, le=1_000_000_000, validation_alias="MAX_IMAGE_PIXELS")
+    # `serve` only (api/connection_limits.py): seconds a client has for a request's headers, then
+    # for its body; connections open at once (default: half the open-files limit, ulimit -n).
+    header_timeout: float = Field(10.0, gt=0, le=3600, validation_alias="IMAGE_SERVICE_HEADER_TIMEOUT")
+    body_timeout: float = Field(60.0, gt=0, le=86400, validation_alias="IMAGE_SERVICE_BODY_TIMEOUT")
+    max_connections: int | None = Field(
+        None, ge=1, le=1_000_000, validation_alias="IMAGE_SERVICE_MAX_CONNECTIONS"
+    )
+
+    @classmethod
+    def with_fields(cls, **values: object) -> Settings:
+        """The environment's settings with some fields given by their Python names (the CLI's
+        options, benchmarks): each is passed under its documented variable name."""
+        by_alias: dict[str, Any] = {}
+        for name, value in values.items():
+            alias = cls.model_fields[name].validation_alias
+            if isinstance(alias, AliasChoices):
+                alias = alias.choices[0]
+            assert isinstance(alias, str), name
+            by_alias[alias] = value
+        return cls(**by_alias)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        origins = tuple(o.strip() for o in value.split(",") if o.strip())
+        for origin in origins:
+            # A trailing slash or a path never equals a browser's Origin: refuse it, not ignore it.
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], without a path")
+        return origins
 
     @model_validator(mode="after")
     def _endpoint(self) -> Settings:

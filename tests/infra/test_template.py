@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from settings_env import settings_variables
 
+from image_service.api import cors
 from image_service.aws import table
 from image_service.deploy import template as templates
 from image_service.services.direct_uploads import PENDING_PREFIX
@@ -234,6 +235,15 @@ def test_the_expanded_function_keeps_what_moto_drops(expanded: dict[str, Any]) -
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"}
     (alias,) = [r["Properties"] for r in expanded["Resources"].values() if r["Type"] == "AWS::Lambda::Alias"]
     assert alias["Name"] == "live"
+
+
+def test_the_api_gateway_cors_rule_is_the_servers(sam: dict[str, Any]) -> None:
+    """Behind API Gateway the gateway answers for CORS: with the rule `serve` applies (api/cors.py)."""
+    _, api_cors, _ = props(sam, "HttpApi")["CorsConfiguration"]["Fn::If"]
+    assert api_cors["AllowMethods"] == list(cors.METHODS)
+    assert api_cors["AllowHeaders"] == list(cors.ALLOW_HEADERS)
+    assert api_cors["ExposeHeaders"] == list(cors.EXPOSE_HEADERS)
+    assert api_cors["MaxAge"] == cors.MAX_AGE
 
 
 def test_cors_origins_reach_the_api_as_a_list(sam: dict[str, Any]) -> None:

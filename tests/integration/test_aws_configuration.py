@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from aws_emulators import emulators, fresh_resources
 
+from image_service.aws.clients import AwsClients
 from image_service.aws.secrets import CachedSecrets, ServiceSecrets, derived_signing_key
 from image_service.aws.table import INDEXES, SHARDS, TTL_ATTRIBUTE, create_table_request
 from image_service.bootstrap import ConfigurationError, aws_config, aws_context, bootstrap
@@ -169,3 +170,42 @@ def test_the_created_table_is_the_one_definition(tmp_path: Path) -> None:
     assert len(got) == len(INDEXES) and SHARDS >= 2
     ttl = resources.clients.dynamodb.describe_time_to_live(TableName=resources.table)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == TTL_ATTRIBUTE
+
+
+@pytest.mark.parametrize(
+    ("config_file", "default_region", "expected"),
+    [
+        ("[default]\nregion = eu-west-3\n", None, "eu-west-3"),  # the profile's, as boto3 finds it
+        ("[default]\nregion = eu-west-3\n", "ap-south-1", "ap-south-1"),  # the variable wins
+        ("", None, "us-east-1"),  # nothing anywhere: the fallback
+    ],
+)
+def test_the_region_is_the_one_boto3_resolves(
+    config_file: str,
+    default_region: str | None,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = tmp_path / "config"
+    config.write_text(config_file)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    if default_region is not None:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", default_region)
+    monkeypatch.setenv("BUCKET_NAME", "b")
+    monkeypatch.setenv("TABLE_NAME", "t")
+    monkeypatch.setenv("IMAGE_SERVICE_SIGNING_KEY", "ab" * 32)
+    settings = Settings()
+    assert settings.aws_region == default_region
+    clients = AwsClients(aws_config(settings))
+    # Creating a client makes no request: its region is what every call would be signed for.
+    regions = {clients.s3.meta.region_name, clients.dynamodb.meta.region_name}
+    assert regions == {expected} and clients.region == expected
+    # The S3 adapters' presigned URLs are signed for that region too.
+    url = clients.s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
+    assert f"/{expected}/s3/aws4_request" in url.replace("%2F", "/")

@@ -1,11 +1,11 @@
-"""One JSON log line per request and an X-Request-ID on every response (pure ASGI, no buffering).
+"""One log record per request (a JSON line, see logs.py) and an X-Request-ID on every response
+(pure ASGI, no buffering).
 
 Only the path is logged, never the query string: signed URLs carry their signature there.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -45,15 +45,13 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
-                json.dumps(
-                    {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "request_id": request_id,
-                        "user": state.get("user", "-"),
-                    }
-                )
-            )
+            fields = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "request_id": request_id,
+                "user": state.get("user", "-"),
+            }
+            # The fields are the record's own (logs.py writes them into its JSON object).
+            log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)

@@ -2,7 +2,8 @@
 
 Nothing here touches the network at import: Lambda's cold start pays only for what a request
 uses. Endpoints follow boto3's own rules (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``,
-``AWS_ENDPOINT_URL_DYNAMODB``), plus ``USE_LOCALSTACK=1`` as a shorthand.
+``AWS_ENDPOINT_URL_DYNAMODB``), plus ``USE_LOCALSTACK=1`` as a shorthand, and so does the
+region unless one is given: ``AWS_DEFAULT_REGION``, then the profile's config file.
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
+# Where the clients go when neither the settings nor botocore (environment, profile) name a
+# region: boto3 itself would refuse to make a client, but a signed request needs one, and the
+# emulators and LocalStack accept any.
+FALLBACK_REGION = "us-east-1"
+
+
 @dataclass(frozen=True, slots=True)
 class AwsConfig:
-    region: str = "us-east-1"
+    region: str | None = None  # None: boto3's own resolution (see AwsClients.region)
     endpoint_url: str | None = None  # every service (LocalStack, or any compatible endpoint)
     # Per service, winning over endpoint_url (AWS_ENDPOINT_URL_S3 and friends).
     service_endpoints: dict[str, str] = field(default_factory=dict)
@@ -36,8 +43,14 @@ class AwsClients:
 
     config: AwsConfig = field(default_factory=AwsConfig)
     _clients: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Reentrant: a client's creation (under the lock) may be the one that creates the session.
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _session: Any = None
+
+    @property
+    def region(self) -> str:
+        """The region every client uses: the configured one, else the one botocore resolves."""
+        return self._boto_session().region_name or FALLBACK_REGION
 
     @property
     def s3(self) -> S3Client:
@@ -61,7 +74,6 @@ class AwsClients:
         return client
 
     def _make(self, service: str) -> Any:
-        import boto3
         from botocore.config import Config
 
         endpoint = self.config.service_endpoints.get(service) or self.config.endpoint_url
@@ -71,15 +83,23 @@ class AwsClients:
             extra["s3"] = {"addressing_style": "path" if endpoint else "auto"}
             extra["signature_version"] = "s3v4"
         config = Config(
-            region_name=self.config.region,
+            region_name=self.region,
             retries={"mode": self.config.retry_mode, "max_attempts": self.config.max_attempts},
             connect_timeout=self.config.connect_timeout,
             read_timeout=self.config.read_timeout,
             max_pool_connections=self.config.max_pool_connections,
             **extra,
         )
+        return self._boto_session().client(service, endpoint_url=endpoint, config=config)
+
+    def _boto_session(self) -> Any:
+        import boto3
+
         if self._session is None:
-            # One session for every client: it loads botocore's endpoint and service data once
-            # (a second session costs ~100 ms more on a cold start).
-            self._session = boto3.session.Session()
-        return self._session.client(service, endpoint_url=endpoint, config=config)
+            with self._lock:
+                if self._session is None:
+                    # One session for every client: it loads botocore's endpoint and service data
+                    # once (a second session costs ~100 ms more on a cold start). region_name=None
+                    # lets botocore resolve the region as every AWS tool does.
+                    self._session = boto3.session.Session(region_name=self.config.region)
+        return self._session

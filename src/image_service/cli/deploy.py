@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True)
+from image_service.cli.errors import UserError, fail
 
 Stack = Annotated[str, typer.Option("--stack", help="CloudFormation stack name")]
 Region = Annotated[
@@ -28,7 +27,7 @@ def template_command(
     """Check (or, with --write, rewrite) the template's blocks generated from the table definition."""
     from image_service.deploy.template import regenerate
 
-    text = path.read_text()
+    text = _template(path).read_text()
     current = regenerate(text)
     if current == text:
         print(f"{path} is up to date")
@@ -37,10 +36,14 @@ def template_command(
         path.write_text(current)
         print(f"rewrote the generated blocks of {path}")
         return
-    err.print(
-        f"[red]{path} differs from src/image_service/aws/table.py:[/red] run `image-service template --write`"
-    )
-    raise typer.Exit(1)
+    fail(f"{path} differs from src/image_service/aws/table.py: run `image-service template --write`", code=1)
+
+
+def _template(path: Path) -> Path:
+    # The default path is relative: outside a checkout it names nothing.
+    if not path.is_file():
+        raise UserError(f"no template at {path}: run this in a checkout of image-service, or pass --template")
+    return path
 
 
 def _session(region: str | None) -> tuple[object, str]:
@@ -48,8 +51,7 @@ def _session(region: str | None) -> tuple[object, str]:
 
     session = boto3.session.Session(region_name=region)
     if not session.region_name:
-        err.print("[red]no region:[/red] pass --region or set AWS_DEFAULT_REGION")
-        raise typer.Exit(2)
+        fail("no region: pass --region or set AWS_DEFAULT_REGION")
     return session, session.region_name
 
 
@@ -73,12 +75,12 @@ def deploy_command(
     """Build the Lambda package and create or update the stack (idempotent)."""
     from image_service.deploy.stack import DeployError, Deployment, deploy
 
+    _template(path)  # before the minutes of packaging
     parameters = {"Architecture": arch}
     for item in parameter or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            err.print(f"[red]--parameter wants Name=Value, not {item!r}[/red]")
-            raise typer.Exit(2)
+            fail(f"--parameter wants Name=Value, not {item!r}")
         parameters[key] = value
     session, region_name = _session(region)
     if artifact is None:
@@ -87,8 +89,7 @@ def deploy_command(
     try:
         outputs = deploy(session, deployment, artifact)
     except DeployError as exc:
-        err.print(f"[red]deploy failed:[/red] {exc}")
-        raise typer.Exit(1) from None
+        fail(f"deploy failed: {exc}", code=1)
     for key, value in sorted(outputs.items()):
         print(f"{key}: {value}")
     if secret := outputs.get("SecretArn"):
@@ -128,8 +129,7 @@ def destroy_command(
     try:
         destroy(session, stack, region_name, delete_data=delete_data)
     except DeployError as exc:
-        err.print(f"[red]destroy failed:[/red] {exc}")
-        raise typer.Exit(1) from None
+        fail(f"destroy failed: {exc}", code=1)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from image_service.bootstrap import ConfigurationError, bootstrap
+from image_service import __version__
+from image_service.bootstrap import bootstrap
 from image_service.cli import deploy as deploy_commands
+from image_service.cli.errors import Cli, fail
 from image_service.deploy.targets import Arch
 from image_service.domain.errors import NotFound
 from image_service.domain.models import format_time, utcnow
@@ -27,12 +28,11 @@ from image_service.settings import Settings
 if TYPE_CHECKING:
     from image_service.aws.emulator import Emulators
 
-app = typer.Typer(
-    help="image-service: an image API on filesystem + SQLite or S3 + DynamoDB.", no_args_is_help=True
-)
+app = Cli(help="image-service: an image API on filesystem + SQLite or S3 + DynamoDB.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (shown once, stored only as hashes).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
+log = logging.getLogger("image_service.cli")
 
 DataDir = Annotated[
     Path | None,
@@ -40,15 +40,28 @@ DataDir = Annotated[
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        print(f"image-service {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    """image-service: an image API on filesystem + SQLite or S3 + DynamoDB."""
+
+
 def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    """The environment's settings with the command's options; invalid ones end the command with
+    one line (cli/errors.py)."""
     values = {k: v for k, v in overrides.items() if v is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
-    try:
-        return Settings(**values)  # type: ignore[arg-type]
-    except ValueError as exc:
-        err.print(f"[red]invalid configuration:[/red] {exc}")
-        raise typer.Exit(2) from None
+    return Settings.with_fields(**values)
 
 
 @app.command()
@@ -68,8 +81,7 @@ def serve(
         _serve(host, port, data_dir, backend, auth, workers)
         return
     if (backend or os.environ.get("IMAGE_SERVICE_BACKEND", "aws")) != "aws":
-        err.print("[red]--emulate runs the aws backend; drop --backend local[/red]")
-        raise typer.Exit(2)
+        fail("--emulate runs the aws backend; drop --backend local")
     with _emulators() as emulators:
         os.environ.update(emulators.env())
         os.environ.pop("IMAGE_SERVICE_ADMIN_KEY")  # the usual first-start admin key, printed below
@@ -81,29 +93,46 @@ def _serve(
 ) -> None:
     import uvicorn
 
+    from image_service import logs
     from image_service.api.app import create_app
+    from image_service.api.connection_limits import connection_limits, http_protocol
 
     settings = _settings(data_dir, backend=backend, auth=auth)
-    _configure_logging(settings.log_level)
+    # From here on, everything the server says on stderr is a JSON log line (logs.py).
+    logs.configure(settings.log_level)
     try:
-        ctx = bootstrap(settings)
-    except ConfigurationError as exc:
-        err.print(f"[red]cannot start:[/red] {exc}")
-        raise typer.Exit(2) from None
+        limits = connection_limits(settings.header_timeout, settings.body_timeout, settings.max_connections)
+    except ValueError as exc:
+        fail(f"invalid configuration: {exc}")
+    ctx = bootstrap(settings)
     if ctx.pending is not None:
         sweep_expired(ctx, limit=10_000)
     if settings.auth == "none":
-        err.print(
-            "[yellow]WARNING: IMAGE_SERVICE_AUTH=none: no authentication, trusted networks only.[/yellow]"
-        )
+        log.warning("IMAGE_SERVICE_AUTH=none: no authentication, trusted networks only")
     else:
         token = ensure_admin_key(ctx.keys, utcnow())
         if token is not None:
-            err.print("No API keys existed, so an admin key was created. It is shown only this once:")
+            log.warning(
+                "no API keys existed, so an admin key was created: it is the last line of stdout, "
+                "shown only this once"
+            )
             print(token, flush=True)
-    options = {"host": host, "port": port, "access_log": False, "log_config": None, "server_header": False}
+    options = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        # uvicorn applies it in every worker process: its own records become JSON lines too.
+        "log_config": logs.logging_config(settings.log_level),
+        "server_header": False,
+        # Deadlines for slow clients and a bound on open connections, which uvicorn lacks; it
+        # pickles, so the workers of the multi-worker path below get it too.
+        "http": http_protocol(limits),
+    }
     if workers == 1:
-        uvicorn.run(create_app(ctx, auth=settings.auth, backend=settings.backend), **options)  # type: ignore[arg-type]
+        api = create_app(
+            ctx, auth=settings.auth, backend=settings.backend, cors_origins=settings.cors_origins
+        )
+        uvicorn.run(api, **options)  # type: ignore[arg-type]
         return
     # Workers are separate processes that rebuild the app from the environment.
     os.environ.update(
@@ -131,11 +160,7 @@ def fsck_command(
 
     from image_service.services.fsck import fsck
 
-    try:
-        ctx = bootstrap(_settings(data_dir, backend=backend))
-    except ConfigurationError as exc:
-        err.print(f"[red]cannot start:[/red] {exc}")
-        raise typer.Exit(2) from None
+    ctx = bootstrap(_settings(data_dir, backend=backend))
     report = fsck(ctx, repair=repair, grace=timedelta(seconds=grace))
     verb = "removed" if repair else "found"
     print(f"checked {report.images} images and {report.objects} objects")
@@ -147,6 +172,12 @@ def fsck_command(
         print(f"{verb} {len(items)} {label}")
         for item in items:
             print(f"  {item}")
+    if report.young_unreferenced:
+        print(
+            f"spared {report.young_unreferenced} objects without metadata younger than the grace period "
+            f"({grace} s): they may be uploads in flight. With no server running (after a crash), "
+            "check them with --grace 0"
+        )
     if not report.clean and not repair:
         raise typer.Exit(1)
 
@@ -179,16 +210,11 @@ def _emulators(**kwargs: Any) -> Iterator[Emulators]:
     try:
         emulators = start_emulators(**kwargs)
     except EmulatorError as exc:
-        err.print(f"[red]cannot start the emulators:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(f"cannot start the emulators: {exc}")
     try:
         yield emulators
     finally:
         emulators.stop()
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
 
 
 @app.command("package")
@@ -205,8 +231,7 @@ def package_command(
     try:
         report = package.build_lambda_package(out, arch=arch, python_version=python)
     except package.PackageError as exc:
-        err.print(f"[red]cannot package:[/red] {exc}")
-        raise typer.Exit(1) from None
+        fail(f"cannot package: {exc}", code=1)
 
     def mb(size: int) -> str:
         return f"{size / package.MB:.1f} MB"
@@ -263,8 +288,7 @@ def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
     try:
         ctx.keys.revoke_key(key_id, utcnow())
     except NotFound:
-        err.print(f"[red]no key with id {key_id}[/red]")
-        raise typer.Exit(1) from None
+        fail(f"no key with id {key_id}", code=1)
     err.print(f"revoked key {key_id}")
 
 
