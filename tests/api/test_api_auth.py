@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from api_helpers import assert_error, b64, png, unique
+from api_helpers import assert_error, b64, png, post_image, unique
 from api_server import Server
 
 pytestmark = pytest.mark.api
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.api
 
 def upload_with(server: Server, headers: dict[str, str]) -> httpx.Response:
     with httpx.Client(base_url=server.base_url, headers=headers) as client:
-        return client.post("/images", json={"image_data": b64(png())})
+        return post_image(client)
 
 
 def test_bearer_and_x_api_key_both_work(server: Server, alice_key: str) -> None:
@@ -135,9 +135,16 @@ def test_auth_none_upload_takes_the_owner_from_the_body(open_server: Server) -> 
         assert client.get(f"/images/{meta['image_id']}", headers={"x-user-id": user}).status_code == 200
 
 
-def test_auth_none_upload_without_a_user_is_400(open_server: Server) -> None:
+def test_auth_none_upload_without_a_user_belongs_to_anonymous(open_server: Server) -> None:
+    """Older clients know no users (API.md, Identity): their uploads belong to `anonymous`."""
     with httpx.Client(base_url=open_server.base_url) as client:
-        assert_error(client.post("/images", json={"image_data": b64(png())}), 400)
+        for response in (
+            client.post("/images", json={"image_data": b64(png())}),
+            client.post("/images", files={"file": ("a.png", png(), "image/png")}),
+            client.post("/upload", files={"file": ("b.png", png(), "image/png")}),
+        ):
+            assert response.status_code == 201, response.text
+            assert response.json()["metadata"]["user_id"] == "anonymous"
         assert_error(client.post("/images", json={"image_data": b64(png()), "user_id": "a/b"}), 400)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import b64, png, url_signature
+from api_helpers import assert_error, b64, png, url_signature
 from api_server import Server, Upload
 
 pytestmark = pytest.mark.api
@@ -129,7 +129,7 @@ def log_lines(server: Server) -> list[dict[str, Any]]:
     return lines
 
 
-def wait_for_log(server: Server, request_id: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+def wait_for_log(server: Server, request_id: str, timeout: float = 30.0) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
         found = [r for r in log_lines(server) if r["request_id"] == request_id]
@@ -198,3 +198,20 @@ def test_the_log_never_holds_keys_or_signatures(
         assert secret not in log
     assert "isk_" not in log
     assert "signature=" not in log
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/images", "DELETE, GET, POST"),
+        ("POST", "/health", "GET"),
+        ("PUT", "/images/some-id", "DELETE, GET, PATCH"),
+        ("POST", "/images/some-id/content", "GET, HEAD"),
+        ("DELETE", "/cat42.jpg", "GET, HEAD"),
+        ("PATCH", "/api/v1/images", "DELETE, GET, POST"),
+    ],
+)
+def test_405_lists_the_allowed_methods(alice: httpx.Client, method: str, path: str, allow: str) -> None:
+    response = alice.request(method, path)
+    assert_error(response, 405)
+    assert response.headers["allow"] == allow

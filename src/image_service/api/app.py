@@ -2,43 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import dataclasses
+from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import compile_path
 
 from image_service import __version__
-from image_service.api import errors
+from image_service.api import cors, errors, openapi
 from image_service.api.body_limit import BodyLimitMiddleware
 from image_service.api.deps import AuthMode
 from image_service.api.request_log import RequestLogMiddleware
 from image_service.api.responses import JsonResponse
-from image_service.api.routes import content, direct_uploads, images, service
+from image_service.api.routes import content, direct_uploads, docs, images, service
 from image_service.api.upload_parsing import body_limit
 from image_service.services.context import Context
 
 
-def create_app(ctx: Context, *, auth: AuthMode = "api-key", backend: str = "local") -> FastAPI:
+def create_app(
+    ctx: Context,
+    *,
+    auth: AuthMode = "api-key",
+    backend: str = "local",
+    cors_origins: Sequence[str] = (),
+    base_path: str = "",
+) -> FastAPI:
+    """``base_path``: the path prefix that clients see and a proxy strips before the app (the API
+    Gateway base path that Mangum strips): the docs pages and the document's `servers` use it."""
     app = FastAPI(
         title="image-service",
         version=__version__,
         default_response_class=JsonResponse,
         description='Upload, list, sign and serve images. Errors are always `{"error": ...}`.',
+        # Served by routes/docs.py instead, with their scripts from the service, not a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
-    app.state.context = ctx
     app.state.auth_mode = auth
     app.state.backend = backend
+    app.state.base_path = base_path.rstrip("/")
     errors.install(app)
 
-    app.include_router(service.router)
-    app.include_router(direct_uploads.router)
-    app.include_router(images.router)
-    app.include_router(content.router)
+    documented = (service.router, docs.router, direct_uploads.router, images.router, content.router)
     # Older clients of similar services: same handlers, hidden from the OpenAPI document.
-    app.include_router(direct_uploads.router, prefix="/api/v1", include_in_schema=False)
-    app.include_router(images.router, prefix="/api/v1", include_in_schema=False)
-    app.include_router(content.router, prefix="/api/v1", include_in_schema=False)
-    app.include_router(_aliases(), include_in_schema=False)
+    hidden = [(r, "/api/v1") for r in (direct_uploads.router, images.router, content.router)]
+    hidden.append((_aliases(), ""))
+    for router in documented:
+        app.include_router(router)
+    for router, prefix in hidden:
+        app.include_router(router, prefix=prefix, include_in_schema=False)
+    mounted = [*((r, "") for r in documented), *hidden]
+    paths = [p + route.path for r, p in mounted for route in r.routes if isinstance(route, APIRoute)]
+    paths += [url for url in (app.openapi_url,) if url]
+    app.state.context = dataclasses.replace(ctx, reserved_names=reserved_names(paths))
     # Last, so that `/{name}` never shadows /health, /docs or /openapi.json.
     for method in ("GET", "HEAD"):  # one route per method: distinct operationIds
         app.add_api_route(
@@ -46,37 +63,32 @@ def create_app(ctx: Context, *, auth: AuthMode = "api-key", backend: str = "loca
             content.content_by_name,
             methods=[method],
             tags=["content"],
+            operation_id=f"{method.lower()}ContentByName",
+            summary=f"{'Get' if method == 'GET' else 'Head'} an image's bytes by its unique name",
             responses=content.BINARY,
         )
+    # Each path template with its methods, for the Allow header of a 405 (errors.allowed_methods):
+    # FastAPI keeps an included router as one route object, which names no path of its own.
+    templates = [(p + rt.path, rt.methods) for r, p in mounted for rt in r.routes if isinstance(rt, APIRoute)]
+    templates += [("/{name}", {"GET", "HEAD"}), (app.openapi_url or "/openapi.json", {"GET", "HEAD"})]
+    app.state.route_methods = [(compile_path(p)[0], p.count("{"), set(m or ())) for p, m in templates]
     app.add_middleware(BodyLimitMiddleware, limit=body_limit(ctx.limits.max_image_bytes))
+    # Inside the request log (preflights are logged and get an X-Request-ID), outside the body
+    # limit (a browser can read its 413).
+    cors.add_cors(app, cors_origins)
     app.add_middleware(RequestLogMiddleware)
-    app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]
+    openapi.install(app, auth=auth, base_path=base_path)
     return app
 
 
-def _openapi_without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """FastAPI documents a 422 on every operation with parameters, but this API answers request
-    validation errors with 400 {"error"} (errors.on_validation_error): document that instead."""
+# Names clients ask every web server for by convention, whether or not a route answers them yet.
+CONVENTIONAL_NAMES = frozenset({"favicon.ico", "robots.txt"})
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = FastAPI.openapi(app)  # builds and caches app.openapi_schema; edited in place
-        error = {"$ref": "#/components/schemas/ErrorOut"}
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                responses = operation.get("responses", {})
-                if responses.pop("422", None) is not None and "400" not in responses:
-                    responses["400"] = {
-                        "description": "Invalid parameter or body",
-                        "content": {"application/json": {"schema": error}},
-                    }
-        schemas = schema.get("components", {}).get("schemas", {})
-        for unused in ("HTTPValidationError", "ValidationError"):
-            schemas.pop(unused, None)
-        return schema
 
-    return openapi
+def reserved_names(paths: list[str]) -> frozenset[str]:
+    """The first segment of every route path: ``/{name}`` can never serve an image so named."""
+    first = {path.strip("/").split("/")[0] for path in paths}
+    return frozenset(s for s in first if s and not s.startswith("{")) | CONVENTIONAL_NAMES
 
 
 def _aliases() -> APIRouter:

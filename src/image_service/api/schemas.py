@@ -2,27 +2,78 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
+
+from image_service.api.upload_schema import METADATA
+from image_service.domain.validation import IMAGE_ID_PATTERN
+
+
+def documented(field: str) -> Any:
+    """``json_schema_extra`` for an optional text field: the bounds the domain checks (documented,
+    not enforced here, so the domain's messages and its whitespace stripping stay the answer),
+    put on the string branch of ``str | None``, where they do not forbid null."""
+    extra = {k: v for k, v in METADATA[field].items() if k != "type"}
+
+    def edit(schema: JsonDict) -> None:
+        if "type" not in METADATA[field]:  # any value is documented as taken
+            schema.clear()
+            schema.update(extra)
+            return
+        branches = schema.get("anyOf")
+        strings = (
+            [b for b in branches if isinstance(b, dict) and b.get("type") == "string"]
+            if isinstance(branches, list)
+            else [schema]
+        )
+        for branch in strings:
+            branch.update({k: v for k, v in extra.items() if k != "description"})
+        if "description" in extra:
+            schema["description"] = extra["description"]
+
+    return edit
 
 
 class PatchIn(BaseModel):
     """The metadata that can change after upload."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"title": "My cat", "tags": ["cat", "sunset"], "visibility": "public"}]
+        },
+    )
 
-    title: str | None = None
-    description: str | None = None
-    tags: list[str] | str | None = None
-    category: str | None = None
-    visibility: str | None = None
-    name: str | None = None
+    title: str | None = Field(None, json_schema_extra=documented("title"))
+    description: str | None = Field(None, json_schema_extra=documented("description"))
+    tags: list[str] | str | None = Field(None, description="A list, or one comma-separated string")
+    category: str | None = Field(None, json_schema_extra=documented("category"))
+    visibility: str | None = Field(None, json_schema_extra=documented("visibility"))
+    name: str | None = Field(None, json_schema_extra=documented("name"))
+    # Older clients' spelling of visibility: true is "public", false "private".
+    is_public: bool | None = Field(None, exclude=True, json_schema_extra=documented("is_public"))
+
+    @model_validator(mode="after")
+    def _is_public_is_visibility(self) -> Self:
+        if self.is_public is None:
+            return self
+        visibility = "public" if self.is_public else "private"
+        if self.visibility is not None and self.visibility.lower() != visibility:
+            raise ValueError("is_public and visibility disagree")
+        self.visibility = visibility
+        return self
 
 
 class MetadataIn(PatchIn):
     """What a client may say about a new image, in every upload form."""
 
-    user_id: str | None = None
-    filename: str | None = None
+    user_id: str | None = Field(None, json_schema_extra=documented("user_id"))
+    filename: str | None = Field(None, json_schema_extra=documented("filename"))
+    # Sent by older clients; the stored width and height are always measured from the bytes.
+    width: int | None = Field(None, exclude=True, json_schema_extra=documented("width"))
+    height: int | None = Field(None, exclude=True, json_schema_extra=documented("height"))
 
 
 class ImageOut(BaseModel):
@@ -86,7 +137,11 @@ class DeleteOut(BaseModel):
 class BulkDeleteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    image_ids: list[str] = Field(min_length=1, max_length=100)
+    image_ids: list[str] = Field(
+        min_length=1,
+        max_length=100,
+        json_schema_extra={"items": {"type": "string", "pattern": f"^{IMAGE_ID_PATTERN.pattern}$"}},
+    )
     user_id: str | None = None
 
 

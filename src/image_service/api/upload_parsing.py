@@ -6,19 +6,20 @@ import base64
 import binascii
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from image_service.api.schemas import MetadataIn
 from image_service.domain.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from image_service.services.uploads import MAX_BATCH_FILES, UploadDraft
 
 DATA_URL = re.compile(r"data:([\w.+/-]*)(;[\w=.+-]+)*;base64,", re.IGNORECASE)
-METADATA_FIELDS = ("user_id", "filename", "name", "title", "description", "category", "visibility")
+FILE_FIELDS = ("file", "files")
+Body = TypeVar("Body", bound=BaseModel)
 
 
 class UploadJson(MetadataIn):
@@ -66,18 +67,32 @@ def _from_json(body: bytes, max_bytes: int) -> list[UploadDraft]:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("body is not valid JSON") from None
+    except RecursionError:  # nesting deeper than the interpreter's stack: never an upload
+        raise InvalidInput("body is nested too deeply") from None
     if not isinstance(raw, dict):
         raise InvalidInput("body must be a JSON object")
     if "image_data" not in raw and "image_file" in raw:
         raw["image_data"] = raw.pop("image_file")
-    try:
-        parsed = UploadJson.model_validate(raw)
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        raise InvalidInput(f"invalid upload body: {fields}") from None
+    parsed = validated(UploadJson, raw)
     data = decode_base64(parsed.image_data, max_bytes)
     values = parsed.model_dump(exclude={"image_data"})
     return [UploadDraft(data=data, **values)]
+
+
+def validated(model: type[Body], raw: dict[str, Any]) -> Body:
+    """``raw`` as ``model``, or InvalidInput naming each field that is unknown or wrong."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            if error["type"] == "extra_forbidden":
+                problems.append(f"unknown field {field}")
+            else:
+                message = str(error["msg"]).removeprefix("Value error, ")
+                problems.append(f"{field}: {message}" if field else message)
+        raise InvalidInput(f"invalid upload body: {'; '.join(problems)}") from None
 
 
 def decode_base64(text: str, max_bytes: int) -> bytes:
@@ -110,13 +125,7 @@ async def _from_form(request: Request, max_bytes: int) -> tuple[list[UploadDraft
         files = [f for f in form.getlist("files") + form.getlist("file") if isinstance(f, UploadFile)]
         if not files:
             raise InvalidInput("multipart upload needs a file in 'file' or files in 'files'")
-        meta: dict[str, Any] = {}
-        for key in METADATA_FIELDS:
-            value = form.get(key)
-            if value is not None and not isinstance(value, str):
-                raise InvalidInput(f"{key} must be a text field")
-            meta[key] = value
-        tags = [t for t in form.getlist("tags") if isinstance(t, str)]
+        meta = _form_metadata(form)
         if len(files) > 1 and meta["name"]:
             raise InvalidInput("name can only be given for a single file")
         drafts = []
@@ -125,8 +134,29 @@ async def _from_form(request: Request, max_bytes: int) -> tuple[list[UploadDraft
             if len(data) > max_bytes:
                 raise PayloadTooLarge(f"{upload.filename or 'file'}: image is larger than {max_bytes} bytes")
             filename = meta["filename"] if len(files) == 1 and meta["filename"] else upload.filename
-            fields = {**meta, "filename": filename, "tags": ",".join(tags) if tags else None}
-            drafts.append(UploadDraft(data=data, **fields))
+            drafts.append(UploadDraft(data=data, **{**meta, "filename": filename}))
         return drafts, bool(form.getlist("files"))
     finally:
         await form.close()
+
+
+def _form_metadata(form: FormData) -> dict[str, Any]:
+    """The text fields of a multipart upload, checked by the same model as a JSON upload's: an
+    unknown field is refused by name, never ignored. ``tags`` may repeat; nothing else may."""
+    raw: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if key in FILE_FIELDS:
+            if not isinstance(value, UploadFile):
+                raise InvalidInput(f"{key} must be a file")
+            continue
+        if not isinstance(value, str):
+            raise InvalidInput(f"{key} must be a text field")
+        if key == "tags":
+            raw.setdefault("tags", []).append(value)
+        elif key in raw:
+            raise InvalidInput(f"{key} is given more than once")
+        else:
+            raw[key] = value
+    if "tags" in raw:
+        raw["tags"] = ",".join(raw["tags"])
+    return validated(MetadataIn, raw).model_dump()

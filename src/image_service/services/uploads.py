@@ -4,6 +4,10 @@ Timeline of one image: (1) decode and check the bytes, (2) put the blob, (3) add
 row. If (3) fails the blob from (2) is deleted, so no object is left without metadata; metadata
 never exists without its object because it is written last. A batch validates every file before
 storing any, and removes the images it already stored if a later one fails.
+
+A request with an Idempotency-Key stores under image ids reserved beforehand
+(``services.idempotency``). An image that already exists under a reserved id, with the same
+owner and bytes, was stored by an earlier attempt with that key: it is answered as it is.
 """
 
 from __future__ import annotations
@@ -11,16 +15,28 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from image_service.domain import validation
-from image_service.domain.errors import Conflict, Forbidden, ImageServiceError, InvalidInput, Unauthenticated
+from image_service.domain.errors import (
+    Conflict,
+    Forbidden,
+    ImageServiceError,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from image_service.domain.models import Caller, Image
 from image_service.imaging import ImageInfo, inspect_image
 from image_service.services.context import Context
 
+if TYPE_CHECKING:
+    from image_service.services.idempotency import Reservation
+
 log = logging.getLogger(__name__)
 MAX_BATCH_FILES = 20
+# The owner of an upload that names none, with IMAGE_SERVICE_AUTH=none (API.md, Identity).
+ANONYMOUS_OWNER = "anonymous"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,29 +59,40 @@ def owner_for(caller: Caller, requested: str | None) -> str:
     if caller.is_anonymous and not caller.trusted:
         raise Unauthenticated("an API key is required to upload")
     if requested is None:
-        if caller.user_id is None:
-            raise InvalidInput("user_id is required")
-        return caller.user_id
+        if caller.user_id is not None:
+            return caller.user_id
+        if caller.trusted:  # older clients know no users: their images belong to "anonymous"
+            return ANONYMOUS_OWNER
+        raise InvalidInput("user_id is required")
     validation.user_id(requested)
     if requested != caller.user_id and not (caller.is_admin or caller.trusted):
         raise Forbidden("user_id does not match your API key")
     return requested
 
 
-def upload_images(ctx: Context, caller: Caller, drafts: list[UploadDraft]) -> list[Image]:
+def upload_images(
+    ctx: Context, caller: Caller, drafts: list[UploadDraft], reservation: Reservation | None = None
+) -> list[Image]:
     if not drafts:
         raise InvalidInput("no image given")
     if len(drafts) > MAX_BATCH_FILES:
         raise InvalidInput(f"at most {MAX_BATCH_FILES} files per upload")
-    prepared = [_prepare(ctx, caller, draft, position, len(drafts)) for position, draft in enumerate(drafts)]
+    ids = reservation.image_ids if reservation else (None,) * len(drafts)
+    prepared = [
+        _prepare(ctx, caller, draft, position, len(drafts), image_id)
+        for position, (draft, image_id) in enumerate(zip(drafts, ids, strict=True))
+    ]
     names = [image.name for image, _ in prepared]
     if len(set(names)) != len(names):
         raise Conflict("two files in the batch have the same name")
     stored: list[Image] = []
     try:
         for image, data in prepared:
-            _store(ctx, image, data)
-            stored.append(image)
+            if reservation is None:
+                _store(ctx, image, data)
+                stored.append(image)
+            else:
+                stored.append(_store_reserved(ctx, image, data, resumed=reservation.resumed))
     except BaseException:
         for image in reversed(stored):
             _undo(ctx, image)
@@ -74,14 +101,14 @@ def upload_images(ctx: Context, caller: Caller, drafts: list[UploadDraft]) -> li
 
 
 def _prepare(
-    ctx: Context, caller: Caller, draft: UploadDraft, position: int, total: int
+    ctx: Context, caller: Caller, draft: UploadDraft, position: int, total: int, image_id: str | None
 ) -> tuple[Image, bytes]:
     try:
         owner = owner_for(caller, draft.user_id)
         info = inspect_image(
             draft.data, max_bytes=ctx.limits.max_image_bytes, max_pixels=ctx.limits.max_image_pixels
         )
-        return build_image(ctx, owner, draft, info), draft.data
+        return build_image(ctx, owner, draft, info, image_id), draft.data
     except ImageServiceError as exc:
         if total > 1:
             label = draft.filename or f"file #{position + 1}"
@@ -104,7 +131,7 @@ def build_image(
     return Image(
         image_id=image_id,
         user_id=owner,
-        name=validation.name(draft.name) if draft.name else default_name,
+        name=validation.name(draft.name, ctx.reserved_names) if draft.name else default_name,
         filename=validation.filename(draft.filename, default_name),
         title=validation.title(draft.title or ""),
         description=validation.description(draft.description or ""),
@@ -131,6 +158,37 @@ def _store(ctx: Context, image: Image, data: bytes) -> None:
     except BaseException:
         _delete_blob(ctx, image.s3_key)
         raise
+
+
+def _store_reserved(ctx: Context, image: Image, data: bytes, *, resumed: bool) -> Image:
+    """``_store`` under a reserved id, which an earlier attempt with the same key may have
+    stored already (``resumed``), or may be storing right now (a slow attempt whose claim
+    was taken over): either way that image is the answer, and its bytes must stay."""
+    if resumed and (landed := _landed(ctx, image)) is not None:
+        return landed
+    ctx.blobs.put(image.s3_key, data, image.content_type)
+    try:
+        ctx.catalog.add(image)
+    except Conflict:
+        if (landed := _landed(ctx, image)) is not None:
+            return landed  # the other attempt won; its row points at these very bytes
+        _delete_blob(ctx, image.s3_key)
+        raise
+    except BaseException:
+        _delete_blob(ctx, image.s3_key)
+        raise
+    return image
+
+
+def _landed(ctx: Context, image: Image) -> Image | None:
+    """The image already stored under ``image``'s id, if it is this one (owner and bytes)."""
+    try:
+        found = ctx.catalog.get(image.image_id)
+    except NotFound:
+        return None
+    if (found.user_id, found.checksum_sha256) != (image.user_id, image.checksum_sha256):
+        raise Conflict("image id already exists")
+    return found
 
 
 def _undo(ctx: Context, image: Image) -> None:

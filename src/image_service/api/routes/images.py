@@ -8,12 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from image_service.api.deps import CallerDep, ContextDep
+from image_service.api.deps import CallerDep, ContextDep, IdempotencyKeyHeader, ImageIdPath, KnownQueryOnly
+from image_service.api.idempotency import answer_once
+from image_service.api.openapi import BACKEND_ERRORS, error_responses
+from image_service.api.responses import JsonResponse
 from image_service.api.schemas import (
     BulkDeleteIn,
     BulkDeleteOut,
     DeleteOut,
-    ErrorOut,
     ListOut,
     PatchIn,
     UpdateOut,
@@ -22,54 +24,16 @@ from image_service.api.schemas import (
 )
 from image_service.api.serialize import image_json
 from image_service.api.upload_parsing import drafts_from_request
+from image_service.api.upload_schema import UPLOAD_BODY
+from image_service.domain import validation
 from image_service.domain.errors import InvalidInput
-from image_service.domain.models import parse_time
+from image_service.domain.models import Image
 from image_service.services import images as image_service
+from image_service.services.idempotency import Answer, Reservation, check_key, keyed_upload
 from image_service.services.listing import list_images, make_filters
 from image_service.services.uploads import upload_images
 
-router = APIRouter(tags=["images"], responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}})
-
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image_data"],
-                    "properties": {
-                        "user_id": {"type": "string"},
-                        "image_data": {"type": "string", "description": "base64 or data: URL"},
-                        "filename": {"type": "string"},
-                        "name": {"type": "string"},
-                        "title": {"type": "string"},
-                        "description": {"type": "string"},
-                        "tags": {
-                            "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
-                        },
-                        "category": {"type": "string"},
-                        "visibility": {"type": "string", "enum": ["public", "private"]},
-                    },
-                }
-            },
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        "user_id": {"type": "string"},
-                        "name": {"type": "string"},
-                        "title": {"type": "string"},
-                        "tags": {"type": "string"},
-                        "visibility": {"type": "string"},
-                    },
-                }
-            },
-        },
-    }
-}
+router = APIRouter(tags=["images"], responses=error_responses(*BACKEND_ERRORS, 401))
 
 
 @router.post(
@@ -80,14 +44,31 @@ UPLOAD_BODY = {
     # other shape's keys rather than sending them as null.
     response_model_exclude_unset=True,
     openapi_extra=UPLOAD_BODY,
-    responses={409: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut}},
+    operation_id="uploadImages",
+    summary="Upload one image or a batch",
+    responses=error_responses(403, 409, 413, 415),
 )
-async def upload(request: Request, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
-    """Upload one image (JSON base64 or multipart `file`) or several (multipart `files`)."""
+async def upload(
+    request: Request, ctx: ContextDep, caller: CallerDep, idempotency_key: IdempotencyKeyHeader = None
+) -> JsonResponse:
+    """Upload one image (JSON base64 or multipart `file`) or several (multipart `files`). The bytes
+    must decode as an image; width, height, format and content type come from decoding. A batch
+    is all-or-nothing. Needs an API key (or IMAGE_SERVICE_AUTH=none)."""
     # 401 before reading, let alone decoding, a body of up to MAX_IMAGE_SIZE from an unknown caller.
     image_service.require_identity(caller)
+    if idempotency_key is not None:
+        check_key(idempotency_key)
     drafts, batch = await drafts_from_request(request, ctx.limits.max_image_bytes)
-    stored = await run_in_threadpool(upload_images, ctx, caller, drafts)
+
+    def work(reservation: Reservation | None) -> Answer:
+        return Answer(201, _uploaded(upload_images(ctx, caller, drafts, reservation), batch))
+
+    # Hashing the files for the fingerprint is CPU work: off the event loop too.
+    keyed = await run_in_threadpool(keyed_upload, caller, idempotency_key, "upload", drafts, batch=batch)
+    return await answer_once(ctx, keyed, work)
+
+
+def _uploaded(stored: list[Image], batch: bool) -> dict[str, Any]:
     if not batch:
         return {
             "message": "Image uploaded successfully",
@@ -101,34 +82,46 @@ async def upload(request: Request, ctx: ContextDep, caller: CallerDep) -> dict[s
 
 
 def _time(name: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except (ValueError, OverflowError):  # Overflow: e.g. year 1 at +01:00 is before UTC's year 1
-        raise InvalidInput(f"{name} must be an ISO 8601 time") from None
+    return None if value is None else validation.time(name, value)
 
 
-@router.get("/images", response_model=ListOut)
+@router.get(
+    "/images",
+    response_model=ListOut,
+    dependencies=[KnownQueryOnly],
+    operation_id="listImages",
+    summary="List images",
+)
 def list_route(
     ctx: ContextDep,
     caller: CallerDep,
-    user_id: str | None = None,
-    tag: Annotated[list[str] | None, Query()] = None,
-    tags: str | None = None,
+    user_id: Annotated[str | None, Query(description="Only this owner's images")] = None,
+    tag: Annotated[list[str] | None, Query(description="Repeatable: every tag must match")] = None,
+    tags: Annotated[str | None, Query(description="`tag` as one comma-separated string")] = None,
     category: str | None = None,
-    visibility: str | None = None,
-    created_after: str | None = None,
-    created_before: str | None = None,
-    q: str | None = None,
-    limit: int = 20,
-    cursor: str | None = None,
-    last_evaluated_key: str | None = None,
-    last_key: str | None = None,
+    visibility: Annotated[str | None, Query(description="`public` or `private`")] = None,
+    is_public: Annotated[bool | None, Query(description="Older clients' `visibility` filter")] = None,
+    created_after: Annotated[str | None, Query(description="ISO 8601, e.g. 2026-01-01T00:00:00Z")] = None,
+    created_before: Annotated[str | None, Query(description="ISO 8601")] = None,
+    q: Annotated[str | None, Query(description="Text search in title and description")] = None,
+    title: Annotated[str | None, Query(description="Text search in the title only")] = None,
+    description: Annotated[str | None, Query(description="Text search in the description only")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Images per page")] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    last_evaluated_key: Annotated[str | None, Query(description="Alias of `cursor`")] = None,
+    last_key: Annotated[str | None, Query(description="Alias of `cursor`")] = None,
 ) -> dict[str, Any]:
-    """Newest first, with every filter combinable; walk pages with `next_cursor`."""
-    if q is not None:
-        raise InvalidInput("text search (q) is not supported yet")
+    """Newest first (`created_at`, then `image_id`), every filter combinable; walk the pages with
+    `next_cursor`. Anonymous callers see public images, a user also their own private ones, an
+    admin everything. A query parameter the list does not know is 400 naming it."""
+    for name, value in (("q", q), ("title", title), ("description", description)):
+        if value is not None:
+            raise InvalidInput(f"text search ({name}) is not supported yet")
+    if is_public is not None:
+        implied = "public" if is_public else "private"
+        if visibility is not None and visibility.lower() != implied:
+            raise InvalidInput("is_public and visibility disagree")
+        visibility = implied
     filters = make_filters(
         user_id=user_id,
         tags=[*(tag or []), *(tags.split(",") if tags else [])],
@@ -147,14 +140,22 @@ def list_route(
     }
 
 
-@router.get("/images/{image_id}", response_model=ViewOut, responses={404: {"model": ErrorOut}})
+@router.get(
+    "/images/{image_id}",
+    response_model=ViewOut,
+    operation_id="getImage",
+    summary="An image's metadata and a signed URL of its bytes",
+    responses=error_responses(404),
+)
 def view(
     request: Request,
-    image_id: str,
+    image_id: ImageIdPath,
     ctx: ContextDep,
     caller: CallerDep,
-    download: bool = False,
-    expires_in: int | None = None,
+    download: Annotated[bool, Query(description="The URL answers as an attachment")] = False,
+    expires_in: Annotated[
+        int | None, Query(ge=1, le=604800, description="Seconds; default PRESIGNED_URL_EXPIRATION")
+    ] = None,
 ) -> dict[str, Any]:
     """Metadata plus a signed URL that fetches the bytes without credentials until it expires."""
     signed = image_service.view_image(ctx, caller, image_id, download=download, expires_in=expires_in)
@@ -171,9 +172,11 @@ def view(
 @router.patch(
     "/images/{image_id}",
     response_model=UpdateOut,
-    responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+    operation_id="updateImage",
+    summary="Change an image's metadata (owner or admin)",
+    responses=error_responses(403, 404, 409),
 )
-def update(image_id: str, body: PatchIn, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
+def update(image_id: ImageIdPath, body: PatchIn, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("nothing to update")
@@ -188,14 +191,22 @@ def update(image_id: str, body: PatchIn, ctx: ContextDep, caller: CallerDep) -> 
 @router.delete(
     "/images/{image_id}",
     response_model=DeleteOut,
-    responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    operation_id="deleteImage",
+    summary="Delete an image, its bytes and renditions (owner or admin)",
+    responses=error_responses(403, 404),
 )
-def delete(image_id: str, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
+def delete(image_id: ImageIdPath, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     image_service.delete_image(ctx, caller, image_id)
     return {"message": "Image deleted successfully", "image_id": image_id}
 
 
-@router.delete("/images", response_model=BulkDeleteOut)
+@router.delete(
+    "/images",
+    response_model=BulkDeleteOut,
+    operation_id="deleteImages",
+    summary="Delete up to 100 images",
+    responses=error_responses(403),
+)
 def bulk_delete(body: BulkDeleteIn, ctx: ContextDep, caller: CallerDep) -> dict[str, Any]:
     result = image_service.delete_images(ctx, caller, body.image_ids, body.user_id)
     return {"deleted": result.deleted, "failed": result.failed}

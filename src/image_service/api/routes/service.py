@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from image_service import __version__
 from image_service.api.deps import ContextDep
 from image_service.api.responses import JsonResponse
-from image_service.api.schemas import HealthOut
+from image_service.api.schemas import ErrorOut, HealthOut
 from image_service.domain.errors import ImageServiceError
 
 router = APIRouter(tags=["service"])
@@ -20,9 +20,18 @@ router = APIRouter(tags=["service"])
     "/health",
     response_model=HealthOut,
     response_model_exclude_none=True,
-    responses={503: {"model": HealthOut}},
+    operation_id="health",
+    summary="Is the service up? With `deep=true`, do storage and catalog answer?",
+    responses={
+        400: {"model": ErrorOut, "description": "Invalid parameter"},
+        503: {"model": HealthOut, "description": "Storage or catalog unavailable (`deep=true`)"},
+    },
 )
-async def health(request: Request, ctx: ContextDep, deep: bool = False) -> Any:
+async def health(
+    request: Request,
+    ctx: ContextDep,
+    deep: Annotated[bool, Query(description="Also ask storage and catalog")] = False,
+) -> Any:
     body: dict[str, Any] = {
         "status": "healthy",
         "service": "image-service",
