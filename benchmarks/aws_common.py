@@ -1,6 +1,6 @@
 """What the AWS benchmarks share: emulators of their own, clients on them, versions, a call log.
 
-Each AWS benchmark starts its own DynamoDB Local + moto S3 (``aws.emulator.start_emulators``,
+Each AWS benchmark starts its own DynamoDB Local + moto S3 (``devtools.emulator.running_emulators``,
 the same table definition the service deploys) and stops them at the end. ``CallLog`` hooks
 botocore's events on a client and records every API call the client makes: operation, the
 caller's parameters, what came back, and the HTTP attempts it took (a retry would show there).
@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from image_service.aws.clients import AwsClients, AwsConfig
-from image_service.aws.emulator import (
+from image_service.devtools.emulator import (
     CREDENTIALS,
     DYNAMODB_LOCAL_PACKAGE,
     REGION,
     Emulators,
     find_dynamodb_local,
-    start_emulators,
+    running_emulators,
 )
 
 
@@ -37,11 +37,8 @@ def emulators(log_dir: Path, log: Any = print) -> Iterator[Emulators]:
     for name, value in CREDENTIALS.items():  # the emulators ignore them; boto3 wants some
         os.environ.setdefault(name, value)
     log("  starting DynamoDB Local and moto S3")
-    started = start_emulators(log_dir=log_dir)
-    try:
+    with running_emulators(log_dir=log_dir) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def clients_for(emu: Emulators) -> AwsClients:

@@ -142,7 +142,7 @@ def load(catalog: DynamoDBImageCatalog, db: Any, images: list[Image], log: Calla
     log(f"  loading {len(images):,} images: {len(first)} through add(), {len(items):,} items batch-written")
 
     def write(chunk: list[Item]) -> None:
-        pending: dict[str, Any] = {catalog.table: [{"PutRequest": {"Item": item}} for item in chunk]}
+        pending: dict[str, Any] = {catalog.table.name: [{"PutRequest": {"Item": item}} for item in chunk]}
         delay = 0.02
         while pending:
             pending = db.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}

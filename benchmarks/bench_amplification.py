@@ -58,6 +58,7 @@ from benchmarks.dynamodb_refs import (
 )
 from image_service.adapters.dynamodb_catalog import DynamoDBImageCatalog
 from image_service.adapters.dynamodb_items import category_partition, tag_partition
+from image_service.adapters.dynamodb_table import DynamoDBTable
 from image_service.aws.table import SHARDS
 from image_service.domain.models import ADMIN, ANONYMOUS, Caller, Image, ImageQuery, Keyset
 from image_service.services.listing import ListFilters, make_filters, query_for
@@ -298,7 +299,7 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         f"{versions.get('java')}")  # fmt: skip
     with temp_dir(NAME) as tmp, emulators(Path(tmp), log) as emu:
         clients = clients_for(emu)
-        catalog = DynamoDBImageCatalog(clients, emu.table)
+        catalog = DynamoDBImageCatalog(DynamoDBTable(clients, emu.table))
         db = clients.dynamodb
         loaded = load(catalog, db, images, log)
         log(f"  loaded {loaded.items:,} items in {loaded.seconds:.0f}s")

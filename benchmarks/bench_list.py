@@ -35,6 +35,7 @@ from typing import Any
 from benchmarks.common import Config, Result, Table, Target, median, ms, percentile
 from benchmarks.list_data import SPAN, START, category, ensure_catalog, tag, user
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
+from image_service.adapters.sqlite_schema import open_database
 from image_service.bootstrap import local_context
 from image_service.domain.models import ADMIN, ANONYMOUS, Caller, ImageQuery, Keyset, Page
 from image_service.services.context import Context
@@ -186,7 +187,8 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
     if not isinstance(catalog, SqliteImageCatalog):
         raise TypeError("the local context should hold a SqliteImageCatalog")
     db = built.path / "catalog.sqlite3"
-    offset_ref, scan_ref = OffsetCatalog(db), ScanCatalog(db)
+    ref_db = open_database(db)
+    offset_ref, scan_ref = OffsetCatalog(ref_db), ScanCatalog(ref_db)
     explain = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 
     log(f"  preparing {len(cases())} filters (walking to page {DEEP_PAGE}, counting matches)")
@@ -220,8 +222,7 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         if suspicious
         else "EXPLAIN QUERY PLAN of every measured page: index ranges only, no table scan, no temp B-tree"
     )
-    for cat in (catalog, offset_ref, scan_ref):
-        cat.close()
+    ref_db.close()
     return result
 
 

@@ -54,8 +54,8 @@ from benchmarks.common import (
     temp_dir,
     wait_http,
 )
-from image_service.aws.emulator import free_port
 from image_service.bootstrap import local_context
+from image_service.devtools.emulator import free_port
 from image_service.domain.models import Caller, utcnow
 from image_service.ports import ImageCatalog
 from image_service.services.uploads import UploadDraft, upload_images
@@ -364,7 +364,6 @@ def write_contention(data: bytes, seconds: float) -> Table:
                 threads, len(latencies) / seconds, percentile(latencies, 50) * 1000,
                 percentile(latencies, 99) * 1000, max(latencies) * 1000,
             )  # fmt: skip
-        ctx.catalog.close()  # type: ignore[attr-defined]
     table.notes.append(
         "each write borrows a connection from SqliteDatabase's pool (as the server's threadpool does); "
         "a writer that finds "

@@ -155,7 +155,6 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
                 rows[label] = {"http": http_times, "in_process": local_times}
             client.close()
         breakdown = _breakdown(ctx, data, encoded, n)
-        ctx.catalog.close()  # type: ignore[attr-defined]
 
     table = Table(
         f"Upload of a {len(data) / 1e6:.2f} MB JPEG, sequential, median of {n} (ms)",

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.aws_data import items_of
-from image_service.adapters.dynamodb_items import S
+from image_service.adapters.dynamodb_items import IMAGE_SK, S, image_id_of
 from image_service.adapters.dynamodb_listing import normalized, plan, sort_range
 from image_service.aws.table import INDEXES, SHARDS
 from image_service.domain.models import Image, ImageQuery, Keyset, format_time
@@ -52,7 +52,7 @@ class ScanPage:
 def scan_filter(query: ImageQuery) -> tuple[str, dict[str, str], dict[str, Any]]:
     """The FilterExpression a Scan needs to answer ``query`` from the base table's image items."""
     names = {"#sk": "SK"}
-    values: dict[str, Any] = {":image": S("IMAGE")}
+    values: dict[str, Any] = {":image": S(IMAGE_SK)}
     conditions = ["#sk = :image"]
 
     def equals(attribute: str, value: str) -> None:
@@ -104,7 +104,7 @@ def _matching(order: list[Key], images: dict[str, Image], query: ImageQuery) -> 
     """Per scanned item, the image id when it is an image item that matches, else None."""
     out: list[str | None] = []
     for pk, sk in order:
-        image = images.get(pk.removeprefix("IMAGE#")) if sk == "IMAGE" else None
+        image = images.get(image_id_of(pk)) if sk == IMAGE_SK else None
         out.append(image.image_id if image is not None and query.matches(image) else None)
     return out
 

@@ -6,6 +6,7 @@ python -m benchmarks.run --quick          # smaller catalogs, fewer samples, sho
 python -m benchmarks.run --only list      # one benchmark (repeatable): list, upload, serve, and on
                                           # the AWS emulators amplification, requests, coldstart
 python -m benchmarks.run --markdown       # also print the tables as Markdown
+python -m benchmarks.run --results DIR    # write the JSON there instead (tests/benchmarks does)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +33,7 @@ from benchmarks import (
 )
 from benchmarks.common import (
     RESULTS_DIR,
+    ROOT,
     Config,
     Result,
     machine_info,
@@ -59,6 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wrk-rounds", type=int, default=None, help="wrk runs per server (3)")
     parser.add_argument("--uploads", type=int, default=None, help="uploads per row (30)")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown too")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the JSON goes")
     return parser.parse_args(argv)
 
 
@@ -113,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine_after": {"loadavg": machine_info()["loadavg"]},
         "results": [r.as_dict() for r in results],
     }
-    path = RESULTS_DIR / f"bench-{stamp}{'-quick' if cfg.quick else ''}.json"
+    path = args.results / f"bench-{stamp}{'-quick' if cfg.quick else ''}.json"
     write_json(path, payload)
-    write_json(RESULTS_DIR / "latest.json", payload)
+    write_json(args.results / "latest.json", payload)
 
     log("\n================ summary ================")
     for result in payload["results"]:
@@ -129,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         for target in result["targets"]:
             mark = "MET   " if target["met"] else "NOT MET"
             log(f"  [{mark}] {target['what']}: target {target['target']}, measured {target['measured']}")
-    log(f"\nresults: {path.relative_to(RESULTS_DIR.parent.parent)}")
+    log(f"\nresults: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 1 if any(r.status == "error" for r in results) else 0
 
 

@@ -6,13 +6,15 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
 from image_service.adapters.local_urls import LocalUrlSigner
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
 from image_service.adapters.sqlite_idempotency import SqliteIdempotencyStore
+from image_service.adapters.sqlite_keys import SqliteKeyStore
 from image_service.adapters.sqlite_pending import SqlitePendingUploads
+from image_service.adapters.sqlite_schema import open_database
 from image_service.domain.signing import Signer
 from image_service.services.context import Context, Limits
 from image_service.services.keys import WithBootstrapAdmin
@@ -50,17 +52,17 @@ def bootstrap(settings: Settings | None = None) -> Context:
 def local_context(settings: Settings) -> Context:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = SqliteImageCatalog(data_dir / "catalog.sqlite3")
+    db = open_database(data_dir / "catalog.sqlite3")
     signer = Signer(read_or_create_secret(data_dir / "signing.key"))
     return Context(
         blobs=FilesystemBlobStore(data_dir / "blobs"),
-        catalog=catalog,
-        keys=catalog,
+        catalog=SqliteImageCatalog(db),
+        keys=SqliteKeyStore(db),
         urls=LocalUrlSigner(signer, settings.public_url),
         signer=signer,
-        idempotency=SqliteIdempotencyStore(catalog),
+        idempotency=SqliteIdempotencyStore(db),
         limits=limits_from(settings),
-        pending=SqlitePendingUploads(catalog),
+        pending=SqlitePendingUploads(db),
         inline_io=True,
     )
 
@@ -69,7 +71,9 @@ def aws_context(settings: Settings, clients: AwsClients | None = None) -> Contex
     """S3 + DynamoDB. Builds clients and adapters only: no network call happens here."""
     from image_service.adapters.dynamodb_catalog import DynamoDBImageCatalog
     from image_service.adapters.dynamodb_idempotency import DynamoDBIdempotencyStore
+    from image_service.adapters.dynamodb_keys import DynamoDBKeyStore
     from image_service.adapters.dynamodb_pending import DynamoDBPendingUploads
+    from image_service.adapters.dynamodb_table import DynamoDBTable
     from image_service.adapters.s3_blobs import S3BlobStore
     from image_service.adapters.s3_urls import S3UrlSigner
     from image_service.aws.clients import AwsClients
@@ -79,17 +83,17 @@ def aws_context(settings: Settings, clients: AwsClients | None = None) -> Contex
         raise ConfigurationError("the aws backend needs BUCKET_NAME and TABLE_NAME")
     clients = clients or AwsClients(aws_config(settings))
     secrets = CachedSecrets(_secrets_fetcher(settings, clients), ttl=settings.secrets_ttl)
-    catalog = DynamoDBImageCatalog(clients, settings.table_name)
+    table = DynamoDBTable(clients, settings.table_name)
     signer = Signer(lambda: secrets.get().signing_key)
     return Context(
         blobs=S3BlobStore(clients, settings.bucket_name),
-        catalog=catalog,
-        keys=WithBootstrapAdmin(catalog, lambda: secrets.get().admin_key),
+        catalog=DynamoDBImageCatalog(table),
+        keys=WithBootstrapAdmin(DynamoDBKeyStore(table), lambda: secrets.get().admin_key),
         urls=S3UrlSigner(clients, settings.bucket_name),
         signer=signer,
-        idempotency=DynamoDBIdempotencyStore(catalog),
+        idempotency=DynamoDBIdempotencyStore(table),
         limits=limits_from(settings),
-        pending=DynamoDBPendingUploads(catalog),
+        pending=DynamoDBPendingUploads(table),
         inline_io=False,
     )
 
@@ -157,11 +161,39 @@ def read_or_create_secret(path: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def app_from_env() -> FastAPI:
-    """The ASGI app built from the environment: for `uvicorn --factory` and multi-worker serve."""
+# Where the app runs: behind uvicorn (`image-service serve`), or in Lambda behind API Gateway.
+Runtime = Literal["server", "lambda"]
+
+# Lambda caps a response at 6 MB, and binary bodies travel base64-encoded (4/3 larger), so about
+# 4.5 MB of raw bytes fit; 4 MiB leaves room for the headers.
+LAMBDA_MAX_INLINE = 4 * 1024 * 1024
+
+
+def build_app(settings: Settings, *, runtime: Runtime = "server", ctx: Context | None = None) -> FastAPI:
+    """The whole app from settings: the context and, beside it, auth, the backend's name and the
+    CORS origins. ``ctx``, if given, was bootstrapped from these settings (serve uses it first).
+
+    On Lambda, content larger than ``LAMBDA_MAX_INLINE`` (or IMAGE_SERVICE_MAX_INLINE_BYTES) is
+    answered with a redirect to a presigned URL, and the API Gateway base path that Mangum strips
+    is the prefix clients see."""
     from image_service.api.app import create_app
 
-    settings = Settings()
+    match runtime:
+        case "server":
+            base_path = ""
+        case "lambda":
+            if settings.max_inline_bytes is None:
+                settings = settings.model_copy(update={"max_inline_bytes": LAMBDA_MAX_INLINE})
+            base_path = settings.base_path
     return create_app(
-        bootstrap(settings), auth=settings.auth, backend=settings.backend, cors_origins=settings.cors_origins
+        bootstrap(settings) if ctx is None else ctx,
+        auth=settings.auth,
+        backend=settings.backend,
+        cors_origins=settings.cors_origins,
+        base_path=base_path,
     )
+
+
+def app_from_env() -> FastAPI:
+    """The ASGI app built from the environment: for `uvicorn --factory` and multi-worker serve."""
+    return build_app(Settings())

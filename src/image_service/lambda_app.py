@@ -1,7 +1,8 @@
 """The Lambda app: the FastAPI app wrapped by Mangum for API Gateway (REST API v1 or HTTP API v2).
 
 Responses larger than Lambda's limit are not sent inline: the content routes answer them with a
-302 to a presigned S3 URL (``IMAGE_SERVICE_MAX_INLINE_BYTES``, default ``LAMBDA_MAX_INLINE``).
+302 to a presigned S3 URL (``IMAGE_SERVICE_MAX_INLINE_BYTES``, default
+``bootstrap.LAMBDA_MAX_INLINE``).
 """
 
 from __future__ import annotations
@@ -11,28 +12,15 @@ import warnings
 from mangum import Mangum
 
 from image_service import logs
-from image_service.api.app import create_app
-from image_service.bootstrap import bootstrap
+from image_service.bootstrap import build_app
 from image_service.settings import Settings
-
-# Lambda caps a response at 6 MB, and binary bodies travel base64-encoded (4/3 larger), so about
-# 4.5 MB of raw bytes fit; 4 MiB leaves room for the headers.
-LAMBDA_MAX_INLINE = 4 * 1024 * 1024
 
 
 def make_handler(settings: Settings | None = None) -> Mangum:
     settings = settings or Settings()
-    if settings.max_inline_bytes is None:
-        settings = settings.model_copy(update={"max_inline_bytes": LAMBDA_MAX_INLINE})
     # Behind an HTTP API with CORS configured (infra/template.yaml) the gateway answers for CORS
     # and IMAGE_SERVICE_CORS_ORIGINS stays unset; behind one without, the same setting works here.
-    app = create_app(
-        bootstrap(settings),
-        auth=settings.auth,
-        backend=settings.backend,
-        cors_origins=settings.cors_origins,
-        base_path=settings.base_path,
-    )
+    app = build_app(settings, runtime="lambda")
     with warnings.catch_warnings():
         # Mangum runs every request on the thread's current event loop and makes one here with
         # asyncio.get_event_loop(), which on Python 3.12 and 3.13 (Lambda's runtimes) warns

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 import pytest
-from api_helpers import b64, png, stored_state
+from api_helpers import stored_state, upload_image
 from api_server import SMALL_MAX_BYTES, SMALL_MAX_PIXELS, NothingStored, Server, Upload, start_server
 
 
@@ -76,13 +75,7 @@ def bob(server: Server, bob_key: str) -> httpx.Client:
 @pytest.fixture(scope="session")
 def upload() -> Upload:
     """upload(client, data=None, **fields) -> metadata, via JSON base64; asserts 201."""
-
-    def _upload(client: httpx.Client, data: bytes | None = None, **fields: Any) -> dict[str, Any]:
-        response = client.post("/images", json={"image_data": b64(data or png()), **fields})
-        assert response.status_code == 201, response.text
-        return dict(response.json()["metadata"])
-
-    return _upload
+    return upload_image
 
 
 @pytest.fixture

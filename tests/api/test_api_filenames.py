@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from api_helpers import b64, png
+from api_helpers import b64, png, uploaded
 
 pytestmark = pytest.mark.api
 
@@ -55,11 +55,6 @@ def fetch(client: httpx.Client, meta: dict[str, Any]) -> None:
         check_disposition(client.get(path, params={"download": "true"}), filename, "attachment")
     url = client.get(f"/images/{image_id}", params={"download": "true"}).json()["url"]
     check_disposition(httpx.get(url), filename, "attachment")
-
-
-def uploaded(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    return dict(response.json()["metadata"])
 
 
 @pytest.mark.parametrize(

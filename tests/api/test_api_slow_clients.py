@@ -21,7 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_server import EXE, START_TIMEOUT, free_port
+from api_server import EXE, START_TIMEOUT
+
+from image_service.devtools.emulator import free_port
 
 pytestmark = [pytest.mark.api, pytest.mark.slow]
 

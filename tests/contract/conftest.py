@@ -1,6 +1,6 @@
 """Every contract suite runs against every adapter of its port.
 
-An adapter joins a suite by adding its name to ``BLOB_STORES``, ``CATALOGS``,
+An adapter joins a suite by adding its name to ``BLOB_STORES``, ``CATALOGS``, ``KEY_STORES``,
 ``PENDING_UPLOADS`` or ``IDEMPOTENCY_STORES`` and a branch to the matching ``open_*`` function.
 The AWS adapters run on DynamoDB Local and moto's S3, started once per session
 (``aws_emulators``), each test on a fresh table and bucket. The ``@stack`` kinds run the same
@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from aws_emulators import fresh_resources
@@ -29,24 +29,25 @@ from image_service.adapters.memory import (
     InMemoryBlobStore,
     InMemoryIdempotencyStore,
     InMemoryImageCatalog,
+    InMemoryKeyStore,
     InMemoryPendingUploads,
 )
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
+from image_service.adapters.sqlite_db import SqliteDatabase
 from image_service.adapters.sqlite_idempotency import SqliteIdempotencyStore
+from image_service.adapters.sqlite_keys import SqliteKeyStore
 from image_service.adapters.sqlite_pending import SqlitePendingUploads
+from image_service.adapters.sqlite_schema import open_database
 from image_service.domain.models import Image, Visibility
 from image_service.ports import BlobStore, IdempotencyStore, ImageCatalog, KeyStore, PendingUploads
 
 BLOB_STORES = ["memory", "filesystem", "s3", "s3@stack"]
 CATALOGS = ["memory", "sqlite", "dynamodb", "dynamodb@stack"]
+KEY_STORES = ["memory", "sqlite", "dynamodb", "dynamodb@stack"]
 PENDING_UPLOADS = ["memory", "sqlite", "dynamodb", "dynamodb@stack"]
 IDEMPOTENCY_STORES = ["memory", "sqlite", "dynamodb", "dynamodb@stack"]
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class Catalog(ImageCatalog, KeyStore, Protocol):
-    """Both catalogs keep the API keys too."""
 
 
 @contextmanager
@@ -65,20 +66,42 @@ def open_blob_store(kind: str, directory: Path) -> Iterator[BlobStore]:
 
 
 @contextmanager
-def open_catalog(kind: str, directory: Path) -> Iterator[Catalog]:
+def sqlite_database(directory: Path) -> Iterator[SqliteDatabase]:
+    db = open_database(directory / "c.db")
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@contextmanager
+def open_catalog(kind: str, directory: Path) -> Iterator[ImageCatalog]:
     match kind:
         case "memory":
             yield InMemoryImageCatalog()
         case "sqlite":
-            catalog = SqliteImageCatalog(directory / "c.db")
-            try:
-                yield catalog
-            finally:
-                catalog.close()
+            with sqlite_database(directory) as db:
+                yield SqliteImageCatalog(db)
         case "dynamodb":
             yield fresh_resources().catalog()
         case "dynamodb@stack":
             yield stack_resources().catalog()
+        case _:
+            raise ValueError(kind)
+
+
+@contextmanager
+def open_key_store(kind: str, directory: Path) -> Iterator[KeyStore]:
+    match kind:
+        case "memory":
+            yield InMemoryKeyStore()
+        case "sqlite":
+            with sqlite_database(directory) as db:
+                yield SqliteKeyStore(db)
+        case "dynamodb":
+            yield fresh_resources().keys()
+        case "dynamodb@stack":
+            yield stack_resources().keys()
         case _:
             raise ValueError(kind)
 
@@ -89,11 +112,8 @@ def open_pending_uploads(kind: str, directory: Path) -> Iterator[PendingUploads]
         case "memory":
             yield InMemoryPendingUploads()
         case "sqlite":
-            catalog = SqliteImageCatalog(directory / "c.db")
-            try:
-                yield SqlitePendingUploads(catalog)
-            finally:
-                catalog.close()
+            with sqlite_database(directory) as db:
+                yield SqlitePendingUploads(db)
         case "dynamodb":
             yield fresh_resources().pending()
         case "dynamodb@stack":
@@ -108,11 +128,8 @@ def open_idempotency_store(kind: str, directory: Path) -> Iterator[IdempotencySt
         case "memory":
             yield InMemoryIdempotencyStore()
         case "sqlite":
-            catalog = SqliteImageCatalog(directory / "c.db")
-            try:
-                yield SqliteIdempotencyStore(catalog)
-            finally:
-                catalog.close()
+            with sqlite_database(directory) as db:
+                yield SqliteIdempotencyStore(db)
         case "dynamodb":
             yield fresh_resources().idempotency()
         case "dynamodb@stack":
@@ -141,9 +158,15 @@ def blob_store(blob_store_factory: Opener, tmp_path: Path) -> Iterator[BlobStore
 
 
 @pytest.fixture
-def catalog(catalog_factory: Opener, tmp_path: Path) -> Iterator[Catalog]:
+def catalog(catalog_factory: Opener, tmp_path: Path) -> Iterator[ImageCatalog]:
     with catalog_factory(tmp_path) as opened:
         yield opened
+
+
+@pytest.fixture(params=KEY_STORES)
+def key_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyStore]:
+    with open_key_store(request.param, tmp_path) as store:
+        yield store
 
 
 @pytest.fixture(params=PENDING_UPLOADS)

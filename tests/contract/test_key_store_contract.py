@@ -1,4 +1,4 @@
-"""The KeyStore contract, for every catalog that keeps API keys (see conftest.CATALOGS)."""
+"""The KeyStore contract, for every adapter (see conftest.KEY_STORES)."""
 
 from __future__ import annotations
 
@@ -20,36 +20,36 @@ def key(key_id: str, created_at: datetime, *, user_id: str = "alice", is_admin: 
     )
 
 
-def test_added_key_is_found_by_its_hash(catalog: KeyStore, at: At) -> None:
+def test_added_key_is_found_by_its_hash(key_store: KeyStore, at: At) -> None:
     admin = key("k1", at(1), user_id="root", is_admin=True)
     plain = key("k2", at(2))
-    catalog.add_key(admin)
-    catalog.add_key(plain)
-    assert catalog.find_key("hash-of-k1") == admin
-    assert catalog.find_key("hash-of-k2") == plain
-    assert catalog.find_key("hash-of-nothing") is None
-    assert catalog.find_key("k1") is None
+    key_store.add_key(admin)
+    key_store.add_key(plain)
+    assert key_store.find_key("hash-of-k1") == admin
+    assert key_store.find_key("hash-of-k2") == plain
+    assert key_store.find_key("hash-of-nothing") is None
+    assert key_store.find_key("k1") is None
 
 
-def test_list_keys_holds_every_key_oldest_first(catalog: KeyStore, at: At) -> None:
-    assert catalog.list_keys() == []
+def test_list_keys_holds_every_key_oldest_first(key_store: KeyStore, at: At) -> None:
+    assert key_store.list_keys() == []
     keys = [key("b", at(2)), key("a", at(3)), key("c", at(1))]
     for each in keys:
-        catalog.add_key(each)
-    assert [k.key_id for k in catalog.list_keys()] == ["c", "b", "a"]
+        key_store.add_key(each)
+    assert [k.key_id for k in key_store.list_keys()] == ["c", "b", "a"]
 
 
-def test_revoked_key_is_not_found_but_still_listed(catalog: KeyStore, at: At) -> None:
-    catalog.add_key(key("k1", at(1)))
-    catalog.add_key(key("k2", at(2)))
-    catalog.revoke_key("k1", at(5))
-    assert catalog.find_key("hash-of-k1") is None
-    assert catalog.find_key("hash-of-k2") is not None
-    listed = {k.key_id: k for k in catalog.list_keys()}
+def test_revoked_key_is_not_found_but_still_listed(key_store: KeyStore, at: At) -> None:
+    key_store.add_key(key("k1", at(1)))
+    key_store.add_key(key("k2", at(2)))
+    key_store.revoke_key("k1", at(5))
+    assert key_store.find_key("hash-of-k1") is None
+    assert key_store.find_key("hash-of-k2") is not None
+    listed = {k.key_id: k for k in key_store.list_keys()}
     assert listed["k1"].revoked_at == at(5)
     assert listed["k2"].revoked_at is None
 
 
-def test_revoking_an_unknown_key_is_not_found(catalog: KeyStore, at: At) -> None:
+def test_revoking_an_unknown_key_is_not_found(key_store: KeyStore, at: At) -> None:
     with pytest.raises(NotFound):
-        catalog.revoke_key("nope", at(1))
+        key_store.revoke_key("nope", at(1))

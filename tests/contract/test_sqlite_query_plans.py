@@ -13,10 +13,13 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
+from image_service.adapters.sqlite_schema import open_database
 from image_service.domain.models import ADMIN, Caller, Image, ImageQuery, Keyset, Visibility
 from image_service.services.listing import ListFilters, query_for
 
@@ -33,12 +36,20 @@ def minutes(n: float) -> datetime:
     return T0 + timedelta(minutes=n)
 
 
+class Populated(NamedTuple):
+    catalog: SqliteImageCatalog
+    images: list[Image]
+    path: Path  # the database file, for EXPLAIN on a connection of the test's own
+
+
 @pytest.fixture(scope="module")
 def populated(
     tmp_path_factory: pytest.TempPathFactory, make_image: Callable[..., Image]
-) -> Iterator[tuple[SqliteImageCatalog, list[Image]]]:
+) -> Iterator[Populated]:
     rng = random.Random(20260101)
-    catalog = SqliteImageCatalog(tmp_path_factory.mktemp("plans") / "c.db")
+    path = tmp_path_factory.mktemp("plans") / "c.db"
+    db = open_database(path)
+    catalog = SqliteImageCatalog(db)
     images = []
     for n in range(400):
         created = minutes(rng.randrange(300))  # 400 rows on 300 minutes: many ties
@@ -55,11 +66,11 @@ def populated(
         )
         catalog.add(image)
         images.append(image)
-    with sqlite3.connect(catalog.path) as conn:
+    with sqlite3.connect(path) as conn:
         conn.execute("ANALYZE")
     conn.close()
-    yield catalog, images
-    catalog.close()
+    yield Populated(catalog, images, path)
+    db.close()
 
 
 DATES = {"created_after": minutes(40), "created_before": minutes(200)}
@@ -92,16 +103,16 @@ NAMED = {
 }
 
 
-def plan(catalog: SqliteImageCatalog, query: ImageQuery, after: Keyset | None) -> list[str]:
-    sql, params = catalog.list_sql(query, PAGE + 1, after)
-    with sqlite3.connect(catalog.path) as conn:
+def plan(populated: Populated, query: ImageQuery, after: Keyset | None) -> list[str]:
+    sql, params = populated.catalog.list_sql(query, PAGE + 1, after)
+    with sqlite3.connect(populated.path) as conn:
         lines = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
     conn.close()
     return lines
 
 
-def assert_indexed(catalog: SqliteImageCatalog, query: ImageQuery, after: Keyset | None) -> None:
-    lines = plan(catalog, query, after)
+def assert_indexed(populated: Populated, query: ImageQuery, after: Keyset | None) -> None:
+    lines = plan(populated, query, after)
     text = "\n".join(lines)
     assert not [line for line in lines if "TEMP B-TREE" in line], text
     scans = [line for line in lines if line.startswith("SCAN")]
@@ -124,10 +135,10 @@ def reference(images: list[Image], query: ImageQuery, after: Keyset | None) -> l
 @pytest.mark.parametrize("after", [None, AFTER], ids=["first page", "after keyset"])
 @pytest.mark.parametrize("query", NAMED.values(), ids=NAMED.keys())
 def test_each_api_filter_is_answered_from_an_index(
-    populated: tuple[SqliteImageCatalog, list[Image]], query: ImageQuery, after: Keyset | None
+    populated: Populated, query: ImageQuery, after: Keyset | None
 ) -> None:
-    catalog, images = populated
-    assert_indexed(catalog, query, after)
+    catalog, images, _ = populated
+    assert_indexed(populated, query, after)
     expected = reference(images, query, after)
     assert expected, "the data set should make every named query match something"
     assert catalog.find(query, PAGE, after).images == expected
@@ -151,12 +162,12 @@ def service_queries() -> Iterator[ImageQuery]:
 
 
 def test_every_query_the_listing_service_sends_is_indexed(
-    populated: tuple[SqliteImageCatalog, list[Image]],
+    populated: Populated,
 ) -> None:
-    catalog, images = populated
+    catalog, images, _ = populated
     queries = set(service_queries())
     assert len(queries) > 200
     for query in queries:
         for after in (None, AFTER, Keyset(minutes(60), "img-0000")):
-            assert_indexed(catalog, query, after)
+            assert_indexed(populated, query, after)
             assert catalog.find(query, PAGE, after).images == reference(images, query, after), query

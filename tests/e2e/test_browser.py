@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from api_helpers import png, unique
+from api_helpers import png, unique, upload_image
 from api_server import MOTO_SIGNATURES, Server
 from playwright.sync_api import Page
 
@@ -14,14 +14,8 @@ pytestmark = pytest.mark.e2e
 
 
 def upload(server: Server, key: str, *, filename: str, visibility: str = "public", **fields: str) -> dict:
-    client = server.client(key)
-    response = client.post(
-        "/images",
-        files={"file": (filename, png(40, 30), "image/png")},
-        data={"visibility": visibility, **fields},
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json()["metadata"])
+    """A 40x30 PNG as a form upload."""
+    return upload_image(server.client(key), png(40, 30), multipart=filename, visibility=visibility, **fields)
 
 
 def natural_size(page: Page) -> tuple[int, int]:

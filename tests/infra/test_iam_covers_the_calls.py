@@ -21,9 +21,8 @@ from api_helpers import png
 from app_thread import serving
 from aws_emulators import emulators, fresh_resources
 
-from image_service.api.app import create_app
 from image_service.aws.clients import AwsClients
-from image_service.bootstrap import bootstrap
+from image_service.bootstrap import build_app
 from image_service.deploy import template as templates
 from image_service.settings import Settings
 
@@ -133,8 +132,8 @@ def recorded() -> set[str]:
         mp.delenv("IMAGE_SERVICE_ADMIN_KEY", raising=False)
         settings = Settings()
         # The app lambda_app.make_handler wraps, without Mangum (whose event loop would outlive this).
-        app = create_app(bootstrap(settings), auth=settings.auth, backend=settings.backend)
-        recording(app.state.context.catalog.clients, calls)
+        app = build_app(settings, runtime="lambda")
+        recording(app.state.context.catalog.table.clients, calls)
         with serving(app) as client:
             drive(client)
     return calls

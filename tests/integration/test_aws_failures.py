@@ -8,7 +8,6 @@ into the very boto3 clients it uses (``aws_faults.failing``).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import png
+from api_helpers import post_image
 from app_thread import serving
 from aws_faults import failing
 
@@ -35,12 +34,11 @@ def api(aws_ctx: Context) -> Iterator[httpx.Client]:
 
 
 def clients(ctx: Context) -> Any:
-    return ctx.catalog.clients  # type: ignore[attr-defined]
+    return ctx.catalog.table.clients  # type: ignore[attr-defined]
 
 
-def upload(api: httpx.Client, **fields: Any) -> Any:
-    body = {"image_data": base64.b64encode(png()).decode(), "user_id": "alice", **fields}
-    return api.post("/images", json=body, headers=ALICE)
+def upload(api: httpx.Client, **fields: Any) -> httpx.Response:
+    return post_image(api, headers=ALICE, user_id="alice", **fields)
 
 
 def stored(ctx: Context) -> tuple[int, int]:

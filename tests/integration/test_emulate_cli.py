@@ -3,7 +3,6 @@ real processes, the emulators they start, and the API on top."""
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
@@ -12,8 +11,9 @@ import time
 from pathlib import Path
 
 import httpx
-from api_helpers import png
-from api_server import free_port
+from api_helpers import png, post_image
+
+from image_service.devtools.emulator import free_port
 
 EXE = Path(sys.executable).with_name("image-service")
 
@@ -67,9 +67,7 @@ def test_serve_with_emulate_runs_the_api_on_local_aws(tmp_path: Path) -> None:
         assert admin_key.startswith("isk_")
         with httpx.Client(base_url=base, headers={"x-api-key": admin_key}) as client:
             data = png()
-            created = client.post(
-                "/images", json={"image_data": base64.b64encode(data).decode(), "name": "e.png"}
-            )
+            created = post_image(client, data, name="e.png")
             assert created.status_code == 201, created.text
             assert client.get("/e.png").content == data
             view = client.get(f"/images/{created.json()['image_id']}").json()

@@ -51,9 +51,9 @@ def stack() -> Iterator[Stack]:
     with pytest.MonkeyPatch.context() as mp:
         use_function_env(mp, function_env(resources))
         handler = make_handler(Settings())
-        catalog = resources.catalog()
+        store = resources.keys()
         now = datetime.now(UTC)
-        keys = {user: create_key(catalog, user, is_admin=False, now=now)[1] for user in ("alice", "bob")}
+        keys = {user: create_key(store, user, is_admin=False, now=now)[1] for user in ("alice", "bob")}
         # boto3 reads credentials when a client is first used: the environment stays for the module.
         yield Stack(resources, handler, os.environ["IMAGE_SERVICE_ADMIN_KEY"], keys)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from api_helpers import b64
+from api_helpers import upload_json
 from apigw import LambdaClient, Reply, Version
 from aws_emulators import AwsResources
 from mangum import Mangum
@@ -72,8 +72,9 @@ def assert_error(reply: Reply, status: int) -> str:
 
 
 def upload(client: LambdaClient, data: bytes, **meta: Any) -> dict[str, Any]:
-    """A JSON upload (base64 image_data); the new image's metadata."""
-    body = {"user_id": meta.pop("user_id", "alice"), "image_data": b64(data), **meta}
+    """A JSON upload (base64 image_data), as alice unless ``user_id`` says; the new image's metadata.
+    Over HTTP: ``api_helpers.upload_image``."""
+    body = upload_json(data, user_id=meta.pop("user_id", "alice"), **meta)
     reply = client.post("/images", json_body=body)
     assert reply.status == 201, (reply.status, reply.text)
     metadata: dict[str, Any] = reply.json()["metadata"]

@@ -20,7 +20,7 @@ from apigw import HttpRequest, Reply, http_api_event, reply_from, rest_api_event
 from lambda_helpers import Stack, assert_error, function_env
 from settings_env import settings_variables
 
-from image_service.aws.emulator import free_port
+from image_service.devtools.emulator import free_port
 
 COLD_START = """
 import json, sys

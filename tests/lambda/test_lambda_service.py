@@ -8,7 +8,7 @@ from api_helpers import b64, noise_png, png, unique
 from apigw import HttpRequest, LambdaClient, Version, http_api_event, rest_api_event
 from lambda_helpers import Stack, assert_error, upload
 
-from image_service.lambda_app import LAMBDA_MAX_INLINE
+from image_service.bootstrap import LAMBDA_MAX_INLINE
 
 
 def test_health(anon: LambdaClient, version: Version) -> None:

@@ -1,6 +1,6 @@
 """The artifact as shipped (arm64, the default): its compiled files are for aarch64 and CPython
 3.12 whatever machine builds it, it is the same bytes every time, it is within the size budget,
-and it carries only the botocore models the service uses."""
+and it carries only the botocore models the service uses and none of the development tools."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from image_service.deploy.package import (
     build_lambda_package,
     find_python,
     runtime_requirements,
+    trim,
 )
 from image_service.deploy.targets import TARGETS, PlatformMismatch, check_extensions, is_shared_object
 
@@ -88,6 +89,26 @@ def test_only_the_botocore_models_the_service_uses_are_kept(arm64: Built) -> Non
     assert {"endpoints.json", "partitions.json", "sdk-default-configuration.json", "_retry.json"} <= files
     assert {p.name for p in (arm64.task_root / "boto3" / "data").iterdir()} <= BOTOCORE_SERVICES
     assert not (arm64.task_root / "bin").exists()
+
+
+def test_the_development_tools_are_left_out(arm64: Built) -> None:
+    """The emulator runner (devtools/) is for development and tests: the function never imports it."""
+    package = arm64.task_root / "image_service"
+    assert (package / "lambda_handler.py").is_file() and (package / "aws" / "table.py").is_file()
+    assert not (package / "devtools").exists()
+    assert not list(package.rglob("emulator*"))
+
+
+def test_trimming_removes_the_development_tools_and_keeps_the_runtime(tmp_path: Path) -> None:
+    for name in ("image_service/devtools/__init__.py", "image_service/devtools/emulator.py",
+                 "image_service/aws/table.py", "image_service/lambda_handler.py"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    assert trim(tmp_path) == 2 * len("x = 1\n")  # the two files of devtools/
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.py")) == [
+        "image_service/aws/table.py",
+        "image_service/lambda_handler.py",
+    ]
 
 
 def test_runtime_requirements_leave_out_the_server_and_the_cli(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from apigw import HttpRequest, http_api_event
 from aws_emulators import AwsResources, fresh_resources
 from package_helpers import EXCLUDED_MODULES, Built, bare_python, build, host_arch, invoke, snapshot
 
-from image_service.aws.emulator import CREDENTIALS, REGION, free_port
+from image_service.devtools.emulator import CREDENTIALS, REGION, free_port
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""Helpers shared by the API tests: images made with Pillow, error-body checks, list walking,
-what a server has stored, and reading signed URLs (ours and S3's)."""
+"""Helpers shared by the API tests: images made with Pillow, uploads over HTTP, error-body checks,
+list walking, what a server has stored, and reading signed URLs (ours and S3's)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,39 @@ def noise_png(width: int, height: int) -> bytes:
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def upload_json(data: bytes | None = None, **fields: Any) -> dict[str, Any]:
+    """An upload's JSON body, for any transport: ``data`` (default: a small PNG) as base64
+    ``image_data``, and ``fields`` beside it."""
+    return {"image_data": b64(png() if data is None else data), **fields}
+
+
+def post_image(
+    client: httpx.Client,
+    data: bytes | None = None,
+    *,
+    multipart: str | None = None,
+    headers: dict[str, str] | None = None,
+    **fields: Any,
+) -> httpx.Response:
+    """POST /images with ``data`` (default: a small PNG): as JSON (``upload_json``), or, given
+    ``multipart`` (the file's name), as a form with ``fields``."""
+    if multipart is None:
+        return client.post("/images", json=upload_json(data, **fields), headers=headers)
+    files = {"file": (multipart, png() if data is None else data, "image/png")}
+    return client.post("/images", files=files, data=fields, headers=headers)
+
+
+def uploaded(response: httpx.Response) -> dict[str, Any]:
+    """The new image's metadata from an upload's answer, which must be a 201."""
+    assert response.status_code == 201, response.text
+    return dict(response.json()["metadata"])
+
+
+def upload_image(client: httpx.Client, data: bytes | None = None, **options: Any) -> dict[str, Any]:
+    """``post_image``, checked: the new image's metadata."""
+    return uploaded(post_image(client, data, **options))
 
 
 def assert_error(response: httpx.Response, status: int | tuple[int, ...]) -> str:

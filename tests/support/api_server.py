@@ -26,7 +26,7 @@ import pytest
 from aws_emulators import fresh_resources
 from stored import AwsStorage, FilesystemStorage, Storage
 
-from image_service.aws.emulator import free_port
+from image_service.devtools.emulator import free_port
 
 EXE = Path(sys.executable).with_name("image-service")
 START_TIMEOUT = 30.0

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import uvicorn
-from api_server import free_port
+
+from image_service.devtools.emulator import free_port
 
 
 @contextmanager

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from image_service.adapters.dynamodb_catalog import DynamoDBImageCatalog
 from image_service.adapters.dynamodb_idempotency import DynamoDBIdempotencyStore
+from image_service.adapters.dynamodb_keys import DynamoDBKeyStore
 from image_service.adapters.dynamodb_pending import DynamoDBPendingUploads
+from image_service.adapters.dynamodb_table import DynamoDBTable
 from image_service.adapters.s3_blobs import S3BlobStore
 from image_service.aws.clients import AwsClients, AwsConfig
-from image_service.aws.emulator import REGION, Emulators, create_resources, start_emulators
+from image_service.devtools.emulator import REGION, Emulators, create_resources, start_emulators
 
 
 @functools.cache
@@ -36,14 +38,20 @@ class AwsResources:
     def env(self) -> dict[str, str]:
         return {**self.emulators.env(), "BUCKET_NAME": self.bucket, "TABLE_NAME": self.table}
 
+    def dynamodb_table(self) -> DynamoDBTable:
+        return DynamoDBTable(self.clients, self.table)
+
     def catalog(self) -> DynamoDBImageCatalog:
-        return DynamoDBImageCatalog(self.clients, self.table)
+        return DynamoDBImageCatalog(self.dynamodb_table())
+
+    def keys(self) -> DynamoDBKeyStore:
+        return DynamoDBKeyStore(self.dynamodb_table())
 
     def pending(self) -> DynamoDBPendingUploads:
-        return DynamoDBPendingUploads(self.catalog())
+        return DynamoDBPendingUploads(self.dynamodb_table())
 
     def idempotency(self) -> DynamoDBIdempotencyStore:
-        return DynamoDBIdempotencyStore(self.catalog())
+        return DynamoDBIdempotencyStore(self.dynamodb_table())
 
     def blobs(self) -> S3BlobStore:
         return S3BlobStore(self.clients, self.bucket)

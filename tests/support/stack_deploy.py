@@ -23,8 +23,8 @@ from typing import Any
 import boto3
 from aws_emulators import AwsResources, clients_for, emulators
 
-from image_service.aws.emulator import REGION
 from image_service.deploy.stack import Deployment, deploy, physical_ids
+from image_service.devtools.emulator import REGION
 
 MOTO_CANNOT_CREATE = ("AWS::ApiGatewayV2::", "AWS::Lambda::Alias", "AWS::Lambda::Permission")
 # What for_moto drops from the expanded template; a change here must be a deliberate one.

@@ -1,11 +1,12 @@
-"""DynamoDBImageCatalog: image metadata, unique names, list indexes and API keys in one table.
+"""DynamoDBImageCatalog: image metadata, unique names and list indexes in the service's table.
 
 Every write that touches several items (the image, its tag items, its name) is one
 TransactWriteItems with conditions, so a name collision or a concurrent delete cancels the whole
 write: never half an image. Updates and deletes are optimistic: they read the image, then write
 on the condition that its ``version`` is still the one they read, and retry if it moved. Access
-counts are one UpdateItem with an atomic ADD. The table layout is in ``aws.table``; the access
-patterns are in docs/ARCHITECTURE.md.
+counts are one UpdateItem with an atomic ADD. The table layout is in ``aws.table``, the items in
+``dynamodb_items``, the list plan in ``dynamodb_listing``; the access patterns are in
+docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from image_service.adapters.dynamodb_items import (
-    APIKEYS_PARTITION,
     IMAGE_SK,
     Item,
     N,
     S,
-    apikey_from,
-    apikey_item,
-    apikey_key,
+    health_key,
     image_from,
     image_item,
     image_key,
@@ -36,14 +34,14 @@ from image_service.adapters.dynamodb_items import (
     tag_key,
 )
 from image_service.adapters.dynamodb_listing import Merger, normalized, plan, sort_range
-from image_service.aws.clients import AwsClients
+from image_service.adapters.dynamodb_table import MUST_BE_NEW, DynamoDBTable
 from image_service.aws.errors import aws_errors, error_code
-from image_service.aws.table import BY_CATEGORY, BY_USER, PK, SHARDS, SK
+from image_service.aws.table import BY_CATEGORY, PK, SHARDS, SK
 from image_service.domain.errors import BackendUnavailable, Conflict, NotFound
-from image_service.domain.models import ApiKey, Image, ImageQuery, Keyset, Page, format_time, parse_time
+from image_service.domain.models import Image, ImageQuery, Keyset, Page, format_time, parse_time
 
 WHAT = "image catalog"
-NEW = {"ConditionExpression": "attribute_not_exists(PK)"}  # the item must not exist yet
+NEW = {"ConditionExpression": MUST_BE_NEW}
 ATTEMPTS = 5  # optimistic writes retried when a concurrent writer moved the version first
 TAG_ATTRIBUTES = ("visibility", "category", "tags")  # what tag items copy from the image
 COUNTERS = ("access_count", "last_accessed_at")
@@ -53,21 +51,11 @@ OPTIONAL = ("category", BY_CATEGORY[1], BY_CATEGORY[2], "orientation")
 
 class DynamoDBImageCatalog:
     def __init__(
-        self,
-        clients: AwsClients,
-        table: str,
-        *,
-        shards: int = SHARDS,
-        pool: ThreadPoolExecutor | None = None,
+        self, table: DynamoDBTable, *, shards: int = SHARDS, pool: ThreadPoolExecutor | None = None
     ) -> None:
-        self.clients = clients  # shared with DynamoDBPendingUploads: one table, one client
         self.table = table
         self.shards = shards
         self._pool = pool or ThreadPoolExecutor(max_workers=2 * shards + 2, thread_name_prefix="ddb-list")
-
-    @property
-    def _db(self) -> Any:
-        return self.clients.dynamodb
 
     # -- images ----------------------------------------------------------------------------
     def add(self, image: Image) -> None:
@@ -86,15 +74,13 @@ class DynamoDBImageCatalog:
         return image_from(self._get_image_item(image_id))
 
     def _get_image_item(self, image_id: str) -> Item:
-        with aws_errors(WHAT):
-            item = self._get_item(image_key(image_id))
+        item = self.table.get(image_key(image_id), WHAT)
         if item is None:
             raise NotFound("image not found")
         return item
 
     def get_by_name(self, name: str) -> Image:
-        with aws_errors(WHAT):
-            item = self._get_item(name_key(name))
+        item = self.table.get(name_key(name), WHAT)
         if item is None:
             raise NotFound("image not found")
         return self.get(item["image_id"]["S"])
@@ -140,25 +126,24 @@ class DynamoDBImageCatalog:
         raise BackendUnavailable("the image is being changed by others; retry")
 
     def record_access(self, image_id: str, at: datetime) -> Image:
-        try:
-            with aws_errors(WHAT):
-                response = self._db.update_item(
-                    TableName=self.table,
-                    Key=image_key(image_id),
-                    UpdateExpression="ADD access_count :one SET last_accessed_at = :at",
-                    ConditionExpression="attribute_exists(PK)",
-                    ExpressionAttributeValues={":one": N(1), ":at": S(format_time(at))},
-                    ReturnValues="ALL_NEW",
-                )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise NotFound("image not found") from None
-            raise
+        response = self.table.conditional(
+            WHAT,
+            lambda: self.table.client.update_item(
+                TableName=self.table.name,
+                Key=image_key(image_id),
+                UpdateExpression="ADD access_count :one SET last_accessed_at = :at",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":one": N(1), ":at": S(format_time(at))},
+                ReturnValues="ALL_NEW",
+            ),
+        )
+        if response is None:
+            raise NotFound("image not found")
         return image_from(response["Attributes"])
 
     def ping(self) -> None:
         with aws_errors(WHAT):
-            self._db.get_item(TableName=self.table, Key={PK: S("HEALTH"), SK: S("HEALTH")})
+            self.table.client.get_item(TableName=self.table.name, Key=health_key())
 
     # -- listing ---------------------------------------------------------------------------
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
@@ -187,91 +172,23 @@ class DynamoDBImageCatalog:
 
     def _query(self, request: dict[str, Any]) -> dict[str, Any]:
         with aws_errors(WHAT):
-            return self._db.query(TableName=self.table, **request)  # type: ignore[no-any-return]
+            return self.table.client.query(TableName=self.table.name, **request)  # type: ignore[no-any-return]
 
     def _batch_images(self, image_ids: list[str]) -> list[Image]:
-        found = {item["image_id"]["S"]: item for item in self.batch_get([image_key(i) for i in image_ids])}
+        keys = [image_key(i) for i in image_ids]
+        found = {item["image_id"]["S"]: item for item in self.table.batch_get(keys, WHAT)}
         return [image_from(found[i]) for i in image_ids if i in found]
-
-    def batch_get(self, keys: list[Item]) -> list[Item]:
-        """BatchGetItem for up to 100 keys, retrying what DynamoDB leaves unprocessed."""
-        items: list[Item] = []
-        pending: dict[str, Any] = {self.table: {"Keys": keys}} if keys else {}
-        delay = 0.02
-        while pending:
-            with aws_errors(WHAT):
-                response = self._db.batch_get_item(RequestItems=pending)
-            items += response.get("Responses", {}).get(self.table, [])
-            pending = response.get("UnprocessedKeys") or {}
-            if pending:
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        return items
 
     # -- fsck ------------------------------------------------------------------------------
     def all_images(self) -> Iterator[Image]:
         """Every image (a Scan: fsck only, never a request path)."""
-        paginator = self._db.get_paginator("scan")
-        with aws_errors(WHAT):
-            for page in paginator.paginate(
-                TableName=self.table,
-                FilterExpression="SK = :image",
-                ExpressionAttributeValues={":image": S(IMAGE_SK)},
-            ):
-                for item in page.get("Items", []):
-                    yield image_from(item)
-
-    # -- API keys --------------------------------------------------------------------------
-    def add_key(self, key: ApiKey) -> None:
-        try:
-            with aws_errors(WHAT):
-                self._db.put_item(TableName=self.table, Item=apikey_item(key), **NEW)
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise Conflict("this API key already exists") from None
-            raise
-
-    def find_key(self, key_hash: str) -> ApiKey | None:
-        with aws_errors(WHAT):
-            item = self._get_item(apikey_key(key_hash))
-        if item is None:
-            return None
-        key = apikey_from(item)
-        return None if key.revoked_at is not None else key
-
-    def list_keys(self) -> list[ApiKey]:
-        index, pk, _ = BY_USER
-        paginator = self._db.get_paginator("query")
-        keys: list[ApiKey] = []
-        with aws_errors(WHAT):
-            for page in paginator.paginate(
-                TableName=self.table,
-                IndexName=index,
-                KeyConditionExpression="#pk = :keys",
-                ExpressionAttributeNames={"#pk": pk},
-                ExpressionAttributeValues={":keys": S(APIKEYS_PARTITION)},
-            ):
-                keys += [apikey_from(item) for item in page.get("Items", [])]
-        return keys
-
-    def revoke_key(self, key_id: str, at: datetime) -> None:
-        match = next((k for k in self.list_keys() if k.key_id == key_id), None)
-        if match is None:
-            raise NotFound("no such API key")
-        with aws_errors(WHAT):
-            self._db.update_item(
-                TableName=self.table,
-                Key=apikey_key(match.key_hash),
-                UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
-                ExpressionAttributeValues={":at": S(format_time(at))},
-            )
+        for page in self.table.pages(
+            "scan", WHAT, FilterExpression="SK = :image", ExpressionAttributeValues={":image": S(IMAGE_SK)}
+        ):
+            for item in page.get("Items", []):
+                yield image_from(item)
 
     # -- writes ----------------------------------------------------------------------------
-    def _get_item(self, key: Item) -> Item | None:
-        """A strongly consistent GetItem: a write is visible to the next read."""
-        item: Item | None = self._db.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
-        return item
-
     def _set_fields(self, item: Item, version: int) -> dict[str, Any]:
         """An Update that writes every field of ``item`` except the counters, removes optional
         fields it lacks, and only applies if ``version`` is still the stored one. The counters
@@ -287,7 +204,7 @@ class DynamoDBImageCatalog:
             update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(missing)))
         return {
             "Update": {
-                "TableName": self.table,
+                "TableName": self.table.name,
                 "Key": {PK: item[PK], SK: item[SK]},
                 "UpdateExpression": update,
                 "ConditionExpression": "attribute_exists(PK) AND #version = :version",
@@ -297,10 +214,10 @@ class DynamoDBImageCatalog:
         }
 
     def _put(self, item: Item, condition: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"Put": {"TableName": self.table, "Item": item, **(condition or {})}}
+        return {"Put": {"TableName": self.table.name, "Item": item, **(condition or {})}}
 
     def _delete(self, key: Item, condition: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"Delete": {"TableName": self.table, "Key": key, **(condition or {})}}
+        return {"Delete": {"TableName": self.table.name, "Key": key, **(condition or {})}}
 
     def _transact(self, writes: list[dict[str, Any]]) -> int | None:
         """Run the writes as one transaction. None when it committed; else the index of the
@@ -309,7 +226,7 @@ class DynamoDBImageCatalog:
         for attempt in range(ATTEMPTS):
             try:
                 with aws_errors(WHAT):
-                    self._db.transact_write_items(TransactItems=writes)
+                    self.table.client.transact_write_items(TransactItems=writes)
                 return None
             except ClientError as error:
                 if error_code(error) != "TransactionCanceledException":

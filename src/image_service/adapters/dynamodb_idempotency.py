@@ -1,4 +1,4 @@
-"""DynamoDBIdempotencyStore: Idempotency-Key records in the catalog's table.
+"""DynamoDBIdempotencyStore: Idempotency-Key records in the service's table.
 
 One item per (user, key) under its own partition, ``IDEMPOTENCY#<user>#<key>``. Every change
 is one conditional write, so concurrent requests with one key need no lock:
@@ -21,8 +21,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from image_service.adapters.dynamodb_catalog import DynamoDBImageCatalog
 from image_service.adapters.dynamodb_items import S, idempotency_from, idempotency_item, idempotency_key
+from image_service.adapters.dynamodb_table import DynamoDBTable
 from image_service.aws.errors import aws_errors, error_code
 from image_service.domain.models import IdempotencyRecord, format_time
 
@@ -33,19 +33,18 @@ UNFINISHED = "attribute_not_exists(#status)"
 
 
 class DynamoDBIdempotencyStore:
-    def __init__(self, catalog: DynamoDBImageCatalog) -> None:
-        self._clients = catalog.clients
-        self.table = catalog.table
+    def __init__(self, table: DynamoDBTable) -> None:
+        self.table = table
 
     @property
     def _db(self) -> Any:
-        return self._clients.dynamodb
+        return self.table.client
 
     def claim(self, record: IdempotencyRecord, now: datetime) -> IdempotencyRecord | None:
         try:
             with aws_errors(WHAT):
                 self._db.put_item(
-                    TableName=self.table,
+                    TableName=self.table.name,
                     Item=idempotency_item(record),
                     ConditionExpression="attribute_not_exists(PK) OR expires_at <= :now",
                     ExpressionAttributeValues={":now": S(format_time(now))},
@@ -58,9 +57,9 @@ class DynamoDBIdempotencyStore:
         return None
 
     def take_over(self, stale: IdempotencyRecord, record: IdempotencyRecord) -> bool:
-        return _unless_moved(
+        return self._unless_moved(
             lambda: self._db.put_item(
-                TableName=self.table,
+                TableName=self.table.name,
                 Item=idempotency_item(record),
                 ConditionExpression=f"{HELD} AND {UNFINISHED}",
                 ExpressionAttributeNames={"#token": "token", "#status": "status"},
@@ -69,9 +68,9 @@ class DynamoDBIdempotencyStore:
         )
 
     def complete(self, record: IdempotencyRecord) -> None:
-        _unless_moved(
+        self._unless_moved(
             lambda: self._db.put_item(
-                TableName=self.table,
+                TableName=self.table.name,
                 Item=idempotency_item(record),
                 ConditionExpression=HELD,
                 ExpressionAttributeNames={"#token": "token"},
@@ -80,9 +79,9 @@ class DynamoDBIdempotencyStore:
         )
 
     def release(self, record: IdempotencyRecord) -> None:
-        _unless_moved(
+        self._unless_moved(
             lambda: self._db.delete_item(
-                TableName=self.table,
+                TableName=self.table.name,
                 Key=idempotency_key(record.user_id, record.key),
                 ConditionExpression=HELD,
                 ExpressionAttributeNames={"#token": "token"},
@@ -90,14 +89,6 @@ class DynamoDBIdempotencyStore:
             )
         )
 
-
-def _unless_moved(write: Callable[[], object]) -> bool:
-    """Run a write conditional on the token; False if another attempt holds the key now."""
-    try:
-        with aws_errors(WHAT):
-            write()
-    except ClientError as error:
-        if error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    def _unless_moved(self, write: Callable[[], object]) -> bool:
+        """Run a write conditional on the token; False if another attempt holds the key now."""
+        return self.table.conditional(WHAT, write) is not None

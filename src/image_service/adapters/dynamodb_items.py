@@ -51,11 +51,21 @@ def N(value: int) -> dict[str, str]:
 
 
 def image_key(image_id: str) -> Item:
-    return {PK: S(f"IMAGE#{image_id}"), SK: S(IMAGE_SK)}
+    return {PK: S(image_partition(image_id)), SK: S(IMAGE_SK)}
 
 
 def tag_key(image_id: str, tag: str) -> Item:
-    return {PK: S(f"IMAGE#{image_id}"), SK: S(f"TAG#{tag}")}
+    return {PK: S(image_partition(image_id)), SK: S(f"TAG#{tag}")}
+
+
+def image_partition(image_id: str) -> str:
+    """The PK of an image and of its tag items."""
+    return f"IMAGE#{image_id}"
+
+
+def image_id_of(partition: str) -> str:
+    """The image id back from ``image_partition``."""
+    return partition.removeprefix("IMAGE#")
 
 
 def name_key(name: str) -> Item:
@@ -75,9 +85,20 @@ def idempotency_key(user_id: str, key: str) -> Item:
     return {PK: S(f"IDEMPOTENCY#{user_id}#{key}"), SK: S(IDEMPOTENCY_SK)}
 
 
+def health_key() -> Item:
+    """A key no item has: the deep health check reads it to see the table answer."""
+    return {PK: S("HEALTH"), SK: S("HEALTH")}
+
+
 def order_key(created_at: datetime, image_id: str) -> str:
     """Every index's sort key: ISO time (fixed width, so text order is time order), then id."""
     return f"{format_time(created_at)}#{image_id}"
+
+
+def order_key_parts(order: str) -> tuple[str, str]:
+    """The stored time and the image id back from ``order_key``."""
+    created_at, _, image_id = order.partition("#")
+    return created_at, image_id
 
 
 def user_partition(user_id: str, visibility: Visibility) -> str:
@@ -94,6 +115,11 @@ def category_partition(category: str, shard: int) -> str:
 
 def tag_partition(tag: str, shard: int) -> str:
     return f"TAG#{tag}#{shard}"
+
+
+def tag_of_partition(partition: str) -> str:
+    """The tag back from ``tag_partition`` (a tag may contain "#"; the shard never does)."""
+    return partition.removeprefix("TAG#").rpartition("#")[0]
 
 
 def _filter_attributes(image: Image) -> Item:

@@ -27,12 +27,16 @@ from image_service.adapters.dynamodb_items import (
     Item,
     S,
     category_partition,
+    image_key,
     order_key,
+    order_key_parts,
+    tag_key,
+    tag_of_partition,
     tag_partition,
     user_partition,
     visibility_partition,
 )
-from image_service.aws.table import BY_CATEGORY, BY_TAG, BY_USER, BY_VISIBILITY, PK, SK
+from image_service.aws.table import BY_CATEGORY, BY_TAG, BY_USER, BY_VISIBILITY
 from image_service.domain.models import ImageQuery, Keyset, Visibility, format_time
 
 MAX_CHUNK = 500
@@ -285,14 +289,13 @@ class Merger:
 
 def _row(sk_attr: str, sk: str) -> Item:
     """An index item rebuilt from its sort key: enough to merge it and fetch its image."""
-    created_at, _, image_id = sk.partition("#")
+    created_at, image_id = order_key_parts(sk)
     return {sk_attr: S(sk), "image_id": S(image_id), "created_at": S(created_at)}
 
 
 def _base_key(stream: Stream, sort_key: str) -> Item:
     """The table key of the item at ``sort_key`` in ``stream`` (part of a GSI's start key)."""
-    image_id = sort_key.partition("#")[2]
+    image_id = order_key_parts(sort_key)[1]
     if stream.index is BY_TAG:
-        tag = stream.partition.split("#")[1]
-        return {PK: S(f"IMAGE#{image_id}"), SK: S(f"TAG#{tag}")}
-    return {PK: S(f"IMAGE#{image_id}"), SK: S("IMAGE")}
+        return tag_key(image_id, tag_of_partition(stream.partition))
+    return image_key(image_id)

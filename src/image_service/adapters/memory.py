@@ -64,7 +64,6 @@ class InMemoryBlobStore:
 class InMemoryImageCatalog:
     def __init__(self) -> None:
         self.images: dict[str, Image] = {}
-        self.keys: dict[str, ApiKey] = {}
         self._lock = threading.Lock()
 
     def add(self, image: Image) -> None:
@@ -130,7 +129,11 @@ class InMemoryImageCatalog:
         with self._lock:
             return iter(list(self.images.values()))
 
-    # KeyStore
+
+class InMemoryKeyStore:
+    def __init__(self) -> None:
+        self.keys: dict[str, ApiKey] = {}
+
     def add_key(self, key: ApiKey) -> None:
         self.keys[key.key_id] = key
 

@@ -1,4 +1,4 @@
-"""SqliteIdempotencyStore: Idempotency-Key records in the catalog's database file.
+"""SqliteIdempotencyStore: Idempotency-Key records in the embedded backend's database file.
 
 The table is in ``sqlite_schema`` (``idempotency_keys``). A claim is one write transaction:
 delete this key's expired row, insert unless a row is there, and read the row that won. SQLite
@@ -13,20 +13,20 @@ lease takes over, finds the images stored under its ids and answers with them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from image_service.adapters.sqlite_catalog import SqliteImageCatalog
-from image_service.domain.models import IdempotencyRecord, format_time, parse_time
+from image_service.adapters.sqlite_db import SqliteDatabase
+from image_service.adapters.sqlite_rows import body_json, idempotency_from_row, idempotency_row
+from image_service.domain.models import IdempotencyRecord, format_time
 
 SWEEP = 100  # expired rows deleted per claim, at most
 # Column lists are spelled out in each statement: SQL text here is constant, every value bound.
 
 
 class SqliteIdempotencyStore:
-    def __init__(self, catalog: SqliteImageCatalog) -> None:
-        self._db = catalog.db  # the schema came with the catalog
+    def __init__(self, db: SqliteDatabase) -> None:
+        """``db``: from ``sqlite_schema.open_database``."""
+        self._db = db
 
     def claim(self, record: IdempotencyRecord, now: datetime) -> IdempotencyRecord | None:
         expired = format_time(now)
@@ -44,7 +44,7 @@ class SqliteIdempotencyStore:
                 "INSERT INTO idempotency_keys (user_id, key, fingerprint, token, image_ids,"
                 " lease_until, expires_at, status, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (user_id, key) DO NOTHING",
-                _row(record),
+                idempotency_row(record),
             ).rowcount
             if inserted:
                 return None
@@ -53,7 +53,7 @@ class SqliteIdempotencyStore:
                 " status, body FROM idempotency_keys WHERE user_id = ? AND key = ?",
                 (record.user_id, record.key),
             ).fetchone()
-        return _record(row)
+        return idempotency_from_row(row)
 
     def take_over(self, stale: IdempotencyRecord, record: IdempotencyRecord) -> bool:
         with self._db.write() as conn:
@@ -81,7 +81,7 @@ class SqliteIdempotencyStore:
                 " WHERE user_id = ? AND key = ? AND token = ?",
                 (
                     record.status,
-                    _json(record.body),
+                    body_json(record.body),
                     format_time(record.lease_until),
                     record.user_id,
                     record.key,
@@ -95,36 +95,3 @@ class SqliteIdempotencyStore:
                 "DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND token = ?",
                 (record.user_id, record.key, record.token),
             )
-
-
-def _row(record: IdempotencyRecord) -> tuple[Any, ...]:
-    return (
-        record.user_id,
-        record.key,
-        record.fingerprint,
-        record.token,
-        json.dumps(record.image_ids),
-        format_time(record.lease_until),
-        format_time(record.expires_at),
-        record.status,
-        _json(record.body),
-    )
-
-
-def _json(body: dict[str, Any] | None) -> str | None:
-    return json.dumps(body) if body is not None else None
-
-
-def _record(row: Sequence[Any]) -> IdempotencyRecord:
-    user_id, key, fingerprint, token, image_ids, lease_until, expires_at, status, body = row
-    return IdempotencyRecord(
-        user_id=user_id,
-        key=key,
-        fingerprint=fingerprint,
-        token=token,
-        image_ids=tuple(json.loads(image_ids)),
-        lease_until=parse_time(lease_until),
-        expires_at=parse_time(expires_at),
-        status=status,
-        body=json.loads(body) if body is not None else None,
-    )

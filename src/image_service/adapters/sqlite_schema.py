@@ -1,4 +1,5 @@
-"""The embedded catalog's schema: one row per image, one per (image, tag), counters per facet.
+"""The embedded backend's schema: one row per image, one per (image, tag), counters per facet;
+API keys, idempotency records and pending uploads beside them in the same file.
 
 Every list filter is answered from an index whose last two columns are (created_at, image_id),
 so "newest first after this keyset" is a range read of that index: no OFFSET, no sort step.
@@ -6,8 +7,15 @@ so "newest first after this keyset" is a range read of that index: no OFFSET, no
 
 Every statement is ``IF NOT EXISTS`` and runs at each open, so a database made by an older
 version gains the tables added since (``user_version``: 1 the first schema, 2 with
-``idempotency_keys``); nothing so far needed an existing table to change.
+``idempotency_keys``; ``pending_uploads`` was always created at open, so it needed no version);
+nothing so far needed an existing table to change. ``open_database`` is the one way in.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from image_service.adapters.sqlite_db import SqliteDatabase
 
 SCHEMA_VERSION = 2
 
@@ -108,6 +116,19 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     PRIMARY KEY (user_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency_keys (expires_at);
+
+-- Direct uploads between start and completion (SqlitePendingUploads).
+CREATE TABLE IF NOT EXISTS pending_uploads (
+    image_id     TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL,
+    blob_key     TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    metadata     TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    expires_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending_uploads (expires_at);
 """
 
 COLUMNS = (
@@ -115,3 +136,10 @@ COLUMNS = (
     "visibility", "content_type", "format", "width", "height", "size", "checksum_sha256",
     "s3_key", "orientation", "created_at", "updated_at", "access_count", "last_accessed_at",
 )  # fmt: skip
+
+
+def open_database(path: Path, *, busy_timeout_ms: int = 10_000) -> SqliteDatabase:
+    """The database file at ``path`` with the current schema: what every SQLite adapter takes."""
+    db = SqliteDatabase(path, busy_timeout_ms=busy_timeout_ms)
+    db.script(f"{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};")
+    return db

@@ -45,9 +45,10 @@ NOT_ON_LAMBDA = frozenset({"uvicorn", "typer", "rich"})
 # most of the artifact and never read. No STS: Lambda gives the function its role's credentials in
 # the environment, and botocore calls STS only for assume-role and web-identity profiles.
 BOTOCORE_SERVICES = frozenset({"s3", "dynamodb", "secretsmanager"})
-# Console scripts, whose shebangs name the build machine's Python, and any bytecode a wheel ships
-# (for whichever Python built it; the target's is compiled after trimming).
-UNUSED = ("bin", "**/__pycache__")
+# Console scripts, whose shebangs name the build machine's Python, any bytecode a wheel ships
+# (for whichever Python built it; the target's is compiled after trimming), and the development
+# tools (the emulator runner), which only the CLI's `emulate` and the tests import.
+UNUSED = ("bin", "**/__pycache__", "image_service/devtools")
 
 # What setuptools reads to build the project's wheel, copied to scratch first: an in-tree build
 # leaves build/lib behind, and a module deleted from src/ would live on there into the next zip.

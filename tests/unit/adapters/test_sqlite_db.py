@@ -18,6 +18,7 @@ import pytest
 
 from image_service.adapters.sqlite_catalog import SqliteImageCatalog
 from image_service.adapters.sqlite_db import MAX_CONNECTIONS, SqliteDatabase
+from image_service.adapters.sqlite_schema import open_database
 from image_service.domain.errors import BackendUnavailable, Conflict
 from image_service.domain.models import Image, ImageQuery
 
@@ -71,12 +72,14 @@ def no_free_descriptors() -> Iterator[None]:
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[SqliteImageCatalog]:
-    catalog = SqliteImageCatalog(tmp_path / "c.db")
-    yield catalog
-    catalog.close()
+    db = open_database(tmp_path / "c.db")
+    yield SqliteImageCatalog(db)
+    db.close()
 
 
-def test_short_lived_threads_leave_a_bounded_number_of_connections(catalog: SqliteImageCatalog) -> None:
+def test_short_lived_threads_leave_a_bounded_number_of_connections(
+    catalog: SqliteImageCatalog, tmp_path: Path
+) -> None:
     # As the server's threadpool does after each idle spell: the threads that did the work are
     # gone, and new ones do the next burst.
     before = len(descriptors())
@@ -101,7 +104,7 @@ def test_short_lived_threads_leave_a_bounded_number_of_connections(catalog: Sqli
     assert not failures
     assert len(catalog.find(ImageQuery(), 100).images) == 100
     bound = MAX_CONNECTIONS * FDS_PER_CONNECTION
-    assert len(database_descriptors(catalog.path)) <= bound
+    assert len(database_descriptors(tmp_path / "c.db")) <= bound
     assert len(descriptors()) - before <= bound + 5
 
 

@@ -7,9 +7,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from image_service.adapters.sqlite_catalog import SqliteImageCatalog
 from image_service.adapters.sqlite_idempotency import SqliteIdempotencyStore
-from image_service.adapters.sqlite_schema import SCHEMA, SCHEMA_VERSION
+from image_service.adapters.sqlite_keys import SqliteKeyStore
+from image_service.adapters.sqlite_schema import SCHEMA, SCHEMA_VERSION, open_database
 from image_service.domain.models import IdempotencyRecord
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -25,17 +25,17 @@ def test_a_version_1_database_gains_the_idempotency_table(tmp_path: Path) -> Non
         )
     conn.close()
 
-    catalog = SqliteImageCatalog(path)
+    db = open_database(path)
     try:
-        assert [k.key_id for k in catalog.list_keys()] == ["k1"]
-        store = SqliteIdempotencyStore(catalog)
+        assert [k.key_id for k in SqliteKeyStore(db).list_keys()] == ["k1"]
+        store = SqliteIdempotencyStore(db)
         claim = IdempotencyRecord(
             "alice", "k", "f", "t", ("i-1",), NOW + timedelta(minutes=1), NOW + timedelta(days=1)
         )
         assert store.claim(claim, NOW) is None
         assert store.claim(dataclasses.replace(claim, token="t2"), NOW) == claim
     finally:
-        catalog.close()
+        db.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()

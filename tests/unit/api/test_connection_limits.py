@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-from api_server import free_port
 from uvicorn.server import ServerState
 
 from image_service.api.connection_limits import (
@@ -29,6 +28,7 @@ from image_service.api.connection_limits import (
     connection_limits,
     http_protocol,
 )
+from image_service.devtools.emulator import free_port
 
 HEADER_TIMEOUT = 0.3
 BODY_TIMEOUT = 0.5

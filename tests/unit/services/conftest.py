@@ -1,68 +1,18 @@
-"""Services against the shipped in-memory fakes, with a clock and ids the tests control."""
+"""Services against the shipped in-memory fakes, with a clock and ids the tests control (fakes.py)."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fakes import Clock, Ids, make_context
 from PIL import Image as PILImage
 
-from image_service.adapters.local_urls import LocalUrlSigner
-from image_service.adapters.memory import InMemoryBlobStore, InMemoryIdempotencyStore, InMemoryImageCatalog
 from image_service.domain.models import Caller, Image
-from image_service.domain.signing import Signer
 from image_service.services.context import Context
 from image_service.services.uploads import UploadDraft, upload_images
-
-SECRET = b"x" * 32
-START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.value = now
-
-    def __call__(self) -> datetime:
-        return self.value
-
-    def advance(self, seconds: float) -> None:
-        self.value += timedelta(seconds=seconds)
-
-
-class Ids:
-    """Predictable image ids: id-0001, id-0002, ..."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self) -> str:
-        self.count += 1
-        return f"id-{self.count:04d}"
-
-
-def make_context(
-    blobs: Any = None, catalog: Any = None, *, clock: Clock | None = None, **changes: Any
-) -> Context:
-    """A Context on fresh fakes; ``blobs``/``catalog`` may be wrappers around them."""
-    catalog = InMemoryImageCatalog() if catalog is None else catalog
-    signer = Signer(SECRET)
-    values: dict[str, Any] = {
-        "blobs": InMemoryBlobStore() if blobs is None else blobs,
-        "catalog": catalog,
-        "keys": catalog,
-        "urls": LocalUrlSigner(signer),
-        "signer": signer,
-        "idempotency": InMemoryIdempotencyStore(),
-        "now": clock or Clock(),
-        "new_id": Ids(),
-    }
-    values.update(changes)
-    return Context(**values)
 
 
 @pytest.fixture

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
-from itertools import count
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fakes import Clock, make_context
 from PIL import Image as PILImage
 
-from image_service.adapters.local_urls import LocalUrlSigner
-from image_service.adapters.memory import (
-    InMemoryBlobStore,
-    InMemoryIdempotencyStore,
-    InMemoryImageCatalog,
-    InMemoryPendingUploads,
-)
+from image_service.adapters.memory import InMemoryPendingUploads
 from image_service.domain.errors import (
     Conflict,
     Forbidden,
@@ -26,7 +20,6 @@ from image_service.domain.errors import (
     UnsupportedMediaType,
 )
 from image_service.domain.models import Caller
-from image_service.domain.signing import Signer
 from image_service.services.context import Context, Limits
 from image_service.services.direct_uploads import (
     complete_direct_upload,
@@ -40,36 +33,10 @@ ALICE = Caller(user_id="alice")
 BOB = Caller(user_id="bob")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 @pytest.fixture
 def ctx(clock: Clock) -> Context:
-    signer = Signer(b"k" * 32)
-    ids = count(1)
-    catalog = InMemoryImageCatalog()
-    return Context(
-        blobs=InMemoryBlobStore(),
-        catalog=catalog,
-        keys=catalog,
-        urls=LocalUrlSigner(signer),
-        signer=signer,
-        idempotency=InMemoryIdempotencyStore(),
-        limits=Limits(max_image_bytes=100_000, direct_upload_expiry=600),
-        now=clock,
-        new_id=lambda: f"id-{next(ids)}",
-        pending=InMemoryPendingUploads(),
-    )
+    limits = Limits(max_image_bytes=100_000, direct_upload_expiry=600)
+    return make_context(clock=clock, limits=limits, pending=InMemoryPendingUploads())
 
 
 def png() -> bytes:
@@ -154,7 +121,7 @@ def test_upload_url_is_checked(ctx: Context, clock: Clock) -> None:
         receive_upload(ctx, "id-999", expires=expires, signature=signature, data=png())
     with pytest.raises(PayloadTooLarge):
         receive_upload(ctx, image_id, expires=expires, signature=signature, data=b"x" * 1001)
-    clock.now += timedelta(seconds=601)
+    clock.advance(601)
     with pytest.raises(Forbidden):
         receive_upload(ctx, image_id, expires=expires, signature=signature, data=png())
 
@@ -178,10 +145,10 @@ def test_expired_pending_uploads_are_swept(ctx: Context, clock: Clock) -> None:
     image_id, expires, signature = start(ctx)
     receive_upload(ctx, image_id, expires=expires, signature=signature, data=png())
     assert sweep_expired(ctx) == 0
-    clock.now += timedelta(seconds=601)
+    clock.advance(601)
     with pytest.raises(NotFound):
         complete_direct_upload(ctx, ALICE, image_id)
     start(ctx)
-    clock.now += timedelta(seconds=601)
+    clock.advance(601)
     assert sweep_expired(ctx) == 1
     assert ctx.blobs.objects == {}  # type: ignore[attr-defined]

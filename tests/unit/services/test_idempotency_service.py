@@ -12,9 +12,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
+from fakes import Clock
 
 from image_service.adapters.memory import InMemoryBlobStore, InMemoryIdempotencyStore, InMemoryPendingUploads
 from image_service.domain.errors import BackendUnavailable, Conflict, InvalidInput, UnsupportedMediaType
@@ -34,10 +35,6 @@ from image_service.services.uploads import UploadDraft, upload_images
 ALICE = Caller(user_id="alice")
 BOB = Caller(user_id="bob")
 Png = Callable[..., bytes]
-
-
-class Clock(Protocol):  # the conftest's clock fixture
-    def advance(self, seconds: float) -> None: ...
 
 
 def upload(ctx: Context, caller: Caller, drafts: list[UploadDraft], key: str | None) -> Answer:

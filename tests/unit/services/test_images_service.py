@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fakes import Clock
 
 from image_service.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from image_service.domain.models import ADMIN, ANONYMOUS, Caller, Image, Visibility
@@ -26,14 +26,6 @@ ALICE, BOB = Caller(user_id="alice"), Caller(user_id="bob")
 ROOT = Caller(user_id="root", is_admin=True)
 TRUSTED_BOB = Caller(user_id="bob", trusted=True)
 Upload = Callable[..., Image]
-
-
-class Clock(Protocol):
-    """The test clock of conftest.py."""
-
-    def __call__(self) -> datetime: ...
-
-    def advance(self, seconds: float) -> None: ...
 
 
 @pytest.fixture

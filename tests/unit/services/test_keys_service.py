@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from image_service.adapters.memory import InMemoryImageCatalog
+from image_service.adapters.memory import InMemoryKeyStore
 from image_service.domain.errors import InvalidInput, Unauthenticated
 from image_service.domain.models import ApiKey, Caller
 from image_service.services.keys import PREFIX, authenticate, create_key, ensure_admin_key, hash_key
@@ -20,7 +20,7 @@ class RecordingKeyStore:
     """A KeyStore that keeps, besides the keys, every argument it was ever handed."""
 
     def __init__(self) -> None:
-        self.inner = InMemoryImageCatalog()
+        self.inner = InMemoryKeyStore()
         self.seen: list[Any] = []
 
     def add_key(self, key: ApiKey) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
 import pytest
+from fakes import Clock
 
 from image_service.domain.errors import InvalidInput
 from image_service.domain.models import ADMIN, ANONYMOUS, Caller, Image, Visibility
@@ -22,14 +22,6 @@ from image_service.services.listing import (
 
 ALICE, BOB = Caller(user_id="alice"), Caller(user_id="bob")
 Upload = Callable[..., Image]
-
-
-class Clock(Protocol):
-    """The test clock of conftest.py."""
-
-    def __call__(self) -> datetime: ...
-
-    def advance(self, seconds: float) -> None: ...
 
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

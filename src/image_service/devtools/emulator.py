@@ -249,6 +249,7 @@ def _log(log_dir: Path | None, name: str) -> Iterator[Any]:
 
 @contextmanager
 def running_emulators(**kwargs: Any) -> Iterator[Emulators]:
+    """``start_emulators``, stopped on the way out: the one wrapper (the CLI, benchmarks)."""
     emulators = start_emulators(**kwargs)
     try:
         yield emulators
