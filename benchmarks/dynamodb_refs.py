@@ -29,7 +29,7 @@ from typing import Any
 
 from benchmarks.aws_data import items_of
 from image_service.adapters.dynamodb_items import IMAGE_SK, S, image_id_of
-from image_service.adapters.dynamodb_listing import normalized, plan, sort_range
+from image_service.adapters.dynamodb_listing import plan, sort_range
 from image_service.aws.table import INDEXES, SHARDS
 from image_service.domain.models import Image, ImageQuery, Keyset, format_time
 
@@ -192,7 +192,7 @@ def index_entries(images: Iterable[Image]) -> Entries:
 
 def streams_of(query: ImageQuery) -> list[str]:
     """The index partitions the adapter reads for ``query`` (as ``DynamoDBImageCatalog.find`` plans it)."""
-    keyed = normalized(query)
+    keyed = query.canonical()
     return [] if keyed is None else [stream.partition for stream in plan(keyed, SHARDS).streams]
 
 

@@ -61,9 +61,8 @@ def local_context(settings: Settings) -> Context:
         urls=LocalUrlSigner(signer, settings.public_url),
         signer=signer,
         idempotency=SqliteIdempotencyStore(db),
-        limits=limits_from(settings),
         pending=SqlitePendingUploads(db),
-        inline_io=True,
+        limits=limits_from(settings),
     )
 
 
@@ -92,9 +91,8 @@ def aws_context(settings: Settings, clients: AwsClients | None = None) -> Contex
         urls=S3UrlSigner(clients, settings.bucket_name),
         signer=signer,
         idempotency=DynamoDBIdempotencyStore(table),
-        limits=limits_from(settings),
         pending=DynamoDBPendingUploads(table),
-        inline_io=False,
+        limits=limits_from(settings),
     )
 
 
@@ -170,8 +168,9 @@ LAMBDA_MAX_INLINE = 4 * 1024 * 1024
 
 
 def build_app(settings: Settings, *, runtime: Runtime = "server", ctx: Context | None = None) -> FastAPI:
-    """The whole app from settings: the context and, beside it, auth, the backend's name and the
-    CORS origins. ``ctx``, if given, was bootstrapped from these settings (serve uses it first).
+    """The whole app from settings: the context and, beside it, auth, the backend's name, the
+    CORS origins and where storage work runs. ``ctx``, if given, was bootstrapped from these
+    settings (serve uses it first).
 
     On Lambda, content larger than ``LAMBDA_MAX_INLINE`` (or IMAGE_SERVICE_MAX_INLINE_BYTES) is
     answered with a redirect to a presigned URL, and the API Gateway base path that Mangum strips
@@ -185,12 +184,18 @@ def build_app(settings: Settings, *, runtime: Runtime = "server", ctx: Context |
             if settings.max_inline_bytes is None:
                 settings = settings.model_copy(update={"max_inline_bytes": LAMBDA_MAX_INLINE})
             base_path = settings.base_path
+    match settings.backend:
+        case "local":
+            inline_io = True  # SQLite and files on local disk: on the event loop (api.deps.run_io)
+        case "aws":
+            inline_io = False  # every call goes over the network: in the threadpool
     return create_app(
         bootstrap(settings) if ctx is None else ctx,
         auth=settings.auth,
         backend=settings.backend,
         cors_origins=settings.cors_origins,
         base_path=base_path,
+        inline_io=inline_io,
     )
 
 

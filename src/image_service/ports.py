@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from image_service.domain.models import (
     ApiKey,
@@ -35,20 +35,8 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove the object; deleting a missing key is not an error."""
 
-    def exists(self, key: str) -> bool: ...
-
     def ping(self) -> None:
         """Raise BackendUnavailable unless the store answers."""
-
-    # For fsck (offline repair), never on a request path.
-    def ref(self, key: str) -> str:
-        """The name ``inventory`` lists the object of ``key`` under."""
-
-    def inventory(self) -> Iterator[StoredBlob]:
-        """Every stored object, including ones no image points at."""
-
-    def delete_ref(self, ref: str) -> None:
-        """Delete an object by the name ``inventory`` gave it."""
 
 
 class ImageCatalog(Protocol):
@@ -77,9 +65,6 @@ class ImageCatalog(Protocol):
 
     def ping(self) -> None:
         """Raise BackendUnavailable unless the catalog answers."""
-
-    def all_images(self) -> Iterator[Image]:
-        """Every image, in no particular order: for fsck, never on a request path."""
 
 
 class KeyStore(Protocol):
@@ -125,9 +110,6 @@ class PendingUploads(Protocol):
 
     def expired_pending(self, now: datetime, limit: int = 100) -> list[PendingUpload]: ...
 
-    def all_pending(self) -> Iterator[PendingUpload]:
-        """Every pending upload, expired or not (for fsck)."""
-
 
 class IdempotencyStore(Protocol):
     """``Idempotency-Key`` records by (user, key). A record past its ``expires_at`` counts as
@@ -146,3 +128,41 @@ class IdempotencyStore(Protocol):
 
     def release(self, record: IdempotencyRecord) -> None:
         """Delete the record, if ``record.token`` still holds it (the request failed)."""
+
+
+# fsck (offline repair) reads whole stores and deletes what no image points at. No request needs
+# that, so the request ports above leave it out; every adapter implements both, and fsck sees the
+# same adapters through these (services.fsck.FsckStores). Runtime-checkable so that FsckStores
+# can check, once, that the context's adapters have them.
+
+
+@runtime_checkable
+class BlobInventory(Protocol):
+    """The objects of a BlobStore as storage lists them, by an opaque ``ref``."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def ref(self, key: str) -> str:
+        """The name ``inventory`` lists the object of ``key`` under."""
+
+    def inventory(self) -> Iterator[StoredBlob]:
+        """Every stored object, including ones no image points at."""
+
+    def delete_ref(self, ref: str) -> None:
+        """Delete an object by the name ``inventory`` gave it."""
+
+
+@runtime_checkable
+class ImageInventory(Protocol):
+    """Every image of an ImageCatalog."""
+
+    def all_images(self) -> Iterator[Image]:
+        """Every image, in no particular order."""
+
+
+@runtime_checkable
+class PendingInventory(Protocol):
+    """Every direct upload of a PendingUploads."""
+
+    def all_pending(self) -> Iterator[PendingUpload]:
+        """Every pending upload, expired or not."""

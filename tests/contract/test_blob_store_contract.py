@@ -12,7 +12,7 @@ import pytest
 from image_service.adapters import filesystem_blobs
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
 from image_service.domain.errors import BackendUnavailable, NotFound
-from image_service.ports import BlobStore
+from image_service.ports import BlobInventory, BlobStore
 
 DATA = bytes(range(256)) * 4  # 1024 bytes, every offset holds a different (offset % 256)
 HOSTILE_KEYS = [
@@ -162,6 +162,10 @@ def test_filesystem_ping_fails_without_its_directory(fs_store: FilesystemBlobSto
     fs_store.root.rmdir()
     with pytest.raises(BackendUnavailable):
         fs_store.ping()
+
+
+def test_the_store_serves_fsck_too(blob_store: BlobStore) -> None:
+    assert isinstance(blob_store, BlobInventory), "fsck reaches it as FsckStores.of(ctx).blobs"
 
 
 def test_inventory_lists_every_object_under_its_ref(blob_store: BlobStore) -> None:

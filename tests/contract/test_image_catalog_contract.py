@@ -11,7 +11,7 @@ import pytest
 
 from image_service.domain.errors import Conflict, NotFound
 from image_service.domain.models import Image, ImageQuery, Keyset, Visibility
-from image_service.ports import ImageCatalog
+from image_service.ports import ImageCatalog, ImageInventory
 
 MakeImage = Callable[..., Image]
 At = Callable[[int], datetime]
@@ -343,6 +343,10 @@ def test_find_on_an_empty_catalog(catalog: ImageCatalog) -> None:
 
 def test_ping_answers(catalog: ImageCatalog) -> None:
     catalog.ping()
+
+
+def test_the_catalog_serves_fsck_too(catalog: ImageCatalog) -> None:
+    assert isinstance(catalog, ImageInventory), "fsck reaches it as FsckStores.of(ctx).images"
 
 
 def test_all_images_lists_every_image_once(catalog: ImageCatalog, make_image: MakeImage) -> None:

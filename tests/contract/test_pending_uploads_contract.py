@@ -9,7 +9,7 @@ import pytest
 
 from image_service.domain.errors import NotFound
 from image_service.domain.models import PendingUpload
-from image_service.ports import PendingUploads
+from image_service.ports import PendingInventory, PendingUploads
 
 At = Callable[[int], datetime]
 
@@ -53,6 +53,10 @@ def test_expired_are_listed_oldest_expiry_first_up_to_the_limit(
     assert [p.image_id for p in pending_uploads.expired_pending(at(35))] == ["early", "now", "late"]
     assert [p.image_id for p in pending_uploads.expired_pending(at(35), limit=2)] == ["early", "now"]
     assert pending_uploads.expired_pending(at(5)) == []
+
+
+def test_the_store_serves_fsck_too(pending_uploads: PendingUploads) -> None:
+    assert isinstance(pending_uploads, PendingInventory), "fsck reaches it as FsckStores.of(ctx).pending"
 
 
 def test_all_pending_lists_expired_and_live(pending_uploads: PendingUploads, at: At) -> None:

@@ -21,7 +21,7 @@ from aws_faults import failing
 
 from image_service.api.app import create_app
 from image_service.services.context import Context
-from image_service.services.fsck import fsck
+from image_service.services.fsck import FsckStores, fsck
 
 ALICE = {"X-User-Id": "alice"}
 NOW = timedelta(0)
@@ -42,7 +42,7 @@ def upload(api: httpx.Client, **fields: Any) -> httpx.Response:
 
 
 def stored(ctx: Context) -> tuple[int, int]:
-    report = fsck(ctx, grace=NOW)
+    report = fsck(ctx, FsckStores.of(ctx), grace=NOW)
     assert report.clean, report
     return report.images, report.objects
 
@@ -105,9 +105,9 @@ def test_a_failing_object_delete_leaves_an_orphan_that_fsck_repairs(
         response = api.delete(f"/images/{image_id}", headers=ALICE)
     assert response.status_code == 200, "the metadata is gone, so the image is deleted for every reader"
     assert api.get(f"/images/{image_id}", headers=ALICE).status_code == 404
-    report = fsck(aws_ctx, grace=NOW)
+    report = fsck(aws_ctx, FsckStores.of(aws_ctx), grace=NOW)
     assert (report.images, len(report.orphan_objects), report.missing_objects) == (0, 1, [])
-    fsck(aws_ctx, repair=True, grace=NOW)
+    fsck(aws_ctx, FsckStores.of(aws_ctx), repair=True, grace=NOW)
     assert stored(aws_ctx) == (0, 0)
 
 

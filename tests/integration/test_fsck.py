@@ -17,7 +17,7 @@ from image_service.domain.errors import NotFound
 from image_service.domain.models import Caller
 from image_service.services.context import Context
 from image_service.services.direct_uploads import start_direct_upload
-from image_service.services.fsck import fsck
+from image_service.services.fsck import FsckStores, fsck
 from image_service.services.images import delete_image
 from image_service.services.uploads import UploadDraft, upload_images
 
@@ -33,7 +33,7 @@ def upload(ctx: Context, **fields: str) -> str:
 def test_a_healthy_store_is_clean(ctx: Context) -> None:
     kept = [upload(ctx, tags="a,b") for _ in range(3)]
     delete_image(ctx, ALICE, upload(ctx))
-    report = fsck(ctx, grace=NOW)
+    report = fsck(ctx, FsckStores.of(ctx), grace=NOW)
     assert report.clean, report
     assert (report.images, report.objects) == (len(kept), len(kept))
 
@@ -41,16 +41,16 @@ def test_a_healthy_store_is_clean(ctx: Context) -> None:
 def test_an_object_without_metadata_is_found_and_removed(ctx: Context) -> None:
     image_id = upload(ctx)
     ctx.blobs.put("alice/ghost", png(), "image/png")
-    spared = fsck(ctx)
+    spared = fsck(ctx, FsckStores.of(ctx))
     assert spared.clean, "a young object may be an upload in flight: spared by the grace period"
     assert spared.young_unreferenced == 1, "but the report says it spared one"
-    report = fsck(ctx, grace=NOW)
+    report = fsck(ctx, FsckStores.of(ctx), grace=NOW)
     assert report.orphan_objects == [ctx.blobs.ref("alice/ghost")]
     assert ctx.blobs.exists("alice/ghost"), "without --repair nothing is deleted"
-    repaired = fsck(ctx, repair=True, grace=NOW)
+    repaired = fsck(ctx, FsckStores.of(ctx), repair=True, grace=NOW)
     assert repaired.orphan_objects == [ctx.blobs.ref("alice/ghost")]
     assert not ctx.blobs.exists("alice/ghost")
-    assert fsck(ctx, grace=NOW).clean
+    assert fsck(ctx, FsckStores.of(ctx), grace=NOW).clean
     assert ctx.catalog.get(image_id).image_id == image_id, "healthy images are untouched"
 
 
@@ -60,7 +60,7 @@ def test_no_grace_spares_nothing_even_against_a_coarser_clock(ctx: Context) -> N
     ctx.blobs.put("alice/just-now", png(), "image/png")
     [blob] = [b for b in ctx.blobs.inventory() if b.ref == ctx.blobs.ref("alice/just-now")]
     behind = dataclasses.replace(ctx, now=lambda: blob.modified - timedelta(milliseconds=1))
-    report = fsck(behind, grace=NOW)
+    report = fsck(behind, FsckStores.of(behind), grace=NOW)
     assert report.orphan_objects == [blob.ref]
     assert report.young_unreferenced == 0
 
@@ -68,31 +68,32 @@ def test_no_grace_spares_nothing_even_against_a_coarser_clock(ctx: Context) -> N
 def test_an_image_without_its_object_is_found_and_removed(ctx: Context) -> None:
     healthy, broken = upload(ctx), upload(ctx, name="broken.png", tags="x")
     ctx.blobs.delete(ctx.catalog.get(broken).s3_key)
-    report = fsck(ctx, grace=NOW)
+    report = fsck(ctx, FsckStores.of(ctx), grace=NOW)
     assert report.missing_objects == [broken]
-    fsck(ctx, repair=True, grace=NOW)
+    fsck(ctx, FsckStores.of(ctx), repair=True, grace=NOW)
     with pytest.raises(NotFound):
         ctx.catalog.get(broken)
     with pytest.raises(NotFound):
         ctx.catalog.get_by_name("broken.png")
-    assert fsck(ctx, grace=NOW).clean
+    assert fsck(ctx, FsckStores.of(ctx), grace=NOW).clean
     assert ctx.catalog.get(healthy).image_id == healthy
 
 
 def test_stale_pending_uploads_are_found_and_swept(ctx: Context) -> None:
     pending, _ = start_direct_upload(ctx, ALICE, UploadDraft(data=b""), content_type="image/png", size=100)
     ctx.blobs.put(pending.blob_key, png(), "image/png")
-    assert fsck(ctx, grace=NOW).clean, "a live pending upload and its bytes are not damage"
+    assert fsck(ctx, FsckStores.of(ctx), grace=NOW).clean, (
+        "a live pending upload and its bytes are not damage"
+    )
     later = dataclasses.replace(ctx, now=lambda: pending.expires_at + timedelta(seconds=1))
-    report = fsck(later, grace=NOW)
+    report = fsck(later, FsckStores.of(later), grace=NOW)
     assert report.stale_pending == [pending.image_id]
     assert report.orphan_objects == [], "its bytes are counted with the pending upload, not twice"
-    fsck(later, repair=True, grace=NOW)
+    fsck(later, FsckStores.of(later), repair=True, grace=NOW)
     assert not ctx.blobs.exists(pending.blob_key)
-    assert ctx.pending is not None
     with pytest.raises(NotFound):
         ctx.pending.get_pending(pending.image_id)
-    assert fsck(later, grace=NOW).clean
+    assert fsck(later, FsckStores.of(later), grace=NOW).clean
 
 
 @pytest.mark.parametrize("backend", ["local", "aws"])

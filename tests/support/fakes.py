@@ -12,6 +12,7 @@ from image_service.adapters.memory import (
     InMemoryIdempotencyStore,
     InMemoryImageCatalog,
     InMemoryKeyStore,
+    InMemoryPendingUploads,
 )
 from image_service.domain.signing import Signer
 from image_service.services.context import Context
@@ -57,6 +58,7 @@ def make_context(
         "urls": LocalUrlSigner(signer),
         "signer": signer,
         "idempotency": InMemoryIdempotencyStore(),
+        "pending": InMemoryPendingUploads(),
         "now": clock or Clock(),
         "new_id": Ids(),
     }

@@ -33,7 +33,7 @@ from image_service.adapters.dynamodb_items import (
     tag_item,
     tag_key,
 )
-from image_service.adapters.dynamodb_listing import Merger, normalized, plan, sort_range
+from image_service.adapters.dynamodb_listing import Merger, plan, sort_range
 from image_service.adapters.dynamodb_table import MUST_BE_NEW, DynamoDBTable
 from image_service.aws.errors import aws_errors, error_code
 from image_service.aws.table import BY_CATEGORY, PK, SHARDS, SK
@@ -148,7 +148,7 @@ class DynamoDBImageCatalog:
     # -- listing ---------------------------------------------------------------------------
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
         low, high, skip_high = sort_range(query, after)
-        keyed = normalized(query)
+        keyed = query.canonical()
         if keyed is None or (low is not None and high is not None and low >= high):
             return Page()
         merger = Merger(self._query, self._pool, plan(keyed, self.shards), low, high, skip_high)

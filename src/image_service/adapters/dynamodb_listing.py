@@ -20,7 +20,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from image_service.adapters.dynamodb_items import (
@@ -74,26 +74,11 @@ class Plan:
     values: dict[str, Any]
 
 
-def normalized(query: ImageQuery) -> ImageQuery | None:
-    """The same query with ``visible_to`` folded into the other filters where they decide it;
-    None when nothing can match (someone else's private images)."""
-    if query.visible_to is None:
-        return query
-    if query.visibility is Visibility.PUBLIC or query.user_id == query.visible_to:
-        return replace(query, visible_to=None)
-    if query.visibility is Visibility.PRIVATE:
-        if query.user_id not in (None, query.visible_to):
-            return None
-        return replace(query, user_id=query.visible_to, visible_to=None)
-    if query.user_id is not None:  # another user's images: only the public ones
-        return replace(query, visibility=Visibility.PUBLIC, visible_to=None)
-    return query
-
-
 def plan(query: ImageQuery, shards: int) -> Plan:
     """Which partitions to read (the most selective key we have) and what to filter on.
-    ``query`` must be ``normalized``: ``visible_to`` is then set only with neither a user nor
-    a visibility filter."""
+    ``query`` must be ``ImageQuery.canonical``: ``visible_to`` is then set only with neither a
+    user nor a visibility filter, and says "public or mine" (its ``arms``), which becomes the
+    public shards plus the user's private partition, or a filter on a tag or category feed."""
     conditions: list[str] = []
     names: dict[str, str] = {}
     values: dict[str, Any] = {}

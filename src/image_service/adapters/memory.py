@@ -104,8 +104,11 @@ class InMemoryImageCatalog:
                 raise NotFound("image not found") from None
 
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
+        canonical = query.canonical()  # what every catalog plans; matches what ``query`` matches
+        if canonical is None:
+            return Page()
         ordered = sorted(
-            (i for i in self.images.values() if query.matches(i)),
+            (i for i in self.images.values() if canonical.matches(i)),
             key=lambda i: (i.created_at, i.image_id),
             reverse=True,
         )

@@ -111,6 +111,8 @@ class SqliteImageCatalog:
 
     # -- listing -------------------------------------------------------------------------
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
+        if query.canonical() is None:
+            return Page()
         sql, params = self.list_sql(query, limit + 1, after)
         with self._db.read() as conn:
             rows = conn.execute(sql, params).fetchall()

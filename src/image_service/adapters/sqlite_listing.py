@@ -13,7 +13,7 @@ from typing import Any
 
 from image_service.adapters.sqlite_db import SqliteDatabase
 from image_service.adapters.sqlite_rows import SELECT_COLUMNS, TAG_SELECT_COLUMNS
-from image_service.domain.models import ImageQuery, Keyset, Visibility, format_time
+from image_service.domain.models import ImageQuery, Keyset, format_time
 
 # Column indexes that drive a list query, by facet, with the alias that holds its keyset.
 DRIVERS = {
@@ -28,17 +28,19 @@ class SqliteListPlanner:
         self._db = db
 
     def sql(self, query: ImageQuery, limit: int, after: Keyset | None) -> tuple[str, list[Any]]:
-        """The SQL for up to ``limit`` rows of ``query`` after the keyset ``after``."""
-        if query.visible_to is None or query.user_id is not None or query.visibility is not None:
-            # A user or visibility filter already picks one index range; visible_to, if set, is
-            # then only a residual condition on it (the arms below would override those filters).
-            return self._arm(query, limit, after)
+        """The SQL for up to ``limit`` rows of ``query`` after the keyset ``after``.
+
+        What the caller may see is already in the query; its ``arms`` (one query, or "public,
+        or mine" as two) say which index ranges to read. ``find`` answers a query that can match
+        nothing (``canonical`` is None) without SQL.
+        """
+        arms = query.arms()
+        if not arms:
+            raise ValueError("the query matches nothing; there is no SQL for it")
+        if len(arms) == 1:
+            return self._arm(arms[0], limit, after)
         # "Public, or mine": two index ranges merged, each already newest first and limited.
-        public = ImageQuery(**{**_fields(query), "visible_to": None, "visibility": Visibility.PUBLIC})
-        private = ImageQuery(
-            **{**_fields(query), "visible_to": None, "user_id": query.visible_to,
-               "visibility": Visibility.PRIVATE}
-        )  # fmt: skip
+        public, private = arms
         sql_a, params_a = self._arm(public, None, after)
         sql_b, params_b = self._arm(private, None, after)
         # A compound SELECT whose arms are ordered by their own index: SQLite merges the two
@@ -47,6 +49,7 @@ class SqliteListPlanner:
         return sql, [*params_a, *params_b, limit]
 
     def _arm(self, query: ImageQuery, limit: int | None, after: Keyset | None) -> tuple[str, list[Any]]:
+        """One index range: ``query`` has no ``visible_to`` (an arm of ``ImageQuery.arms``)."""
         where: list[str] = []
         params: list[Any] = []
         driver = self._driver(query)
@@ -68,9 +71,6 @@ class SqliteListPlanner:
             if value is not None:
                 where.append(f"i.{facet} = ?")
                 params.append(str(value))
-        if query.visible_to is not None:
-            where.append("(i.visibility = ? OR i.user_id = ?)")
-            params.extend([Visibility.PUBLIC.value, query.visible_to])
         for tag in other_tags:
             # Probe the tag index with the driving row's own keyset: when image_tags drives, the
             # check runs before the images row is fetched, so non-matching candidates cost one
@@ -123,7 +123,3 @@ class SqliteListPlanner:
                 [v for pair in pairs for v in pair],
             ).fetchall()
         return {(f, v): n for f, v, n in rows}
-
-
-def _fields(query: ImageQuery) -> dict[str, Any]:
-    return {f: getattr(query, f) for f in query.__slots__}

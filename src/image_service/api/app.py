@@ -27,9 +27,14 @@ def create_app(
     backend: str = "local",
     cors_origins: Sequence[str] = (),
     base_path: str = "",
+    inline_io: bool = False,
 ) -> FastAPI:
     """``base_path``: the path prefix that clients see and a proxy strips before the app (the API
-    Gateway base path that Mangum strips): the docs pages and the document's `servers` use it."""
+    Gateway base path that Mangum strips): the docs pages and the document's `servers` use it.
+
+    ``inline_io``: True when every port answers from local disk in microseconds (the embedded
+    backend): ``deps.run_io`` then calls them on the event loop rather than pay a thread hop per
+    request."""
     app = FastAPI(
         title="image-service",
         version=__version__,
@@ -42,6 +47,7 @@ def create_app(
     app.state.auth_mode = auth
     app.state.backend = backend
     app.state.base_path = base_path.rstrip("/")
+    app.state.inline_io = inline_io
     errors.install(app)
 
     documented = (service.router, docs.router, direct_uploads.router, images.router, content.router)

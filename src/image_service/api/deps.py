@@ -66,9 +66,10 @@ async def get_caller(request: Request, api_key: ApiKeyDep = None, bearer: Bearer
     return caller
 
 
-async def run_io(ctx: Context, work: Callable[..., T], *args: Any) -> T:
-    """Run blocking storage work: inline when the backend is local and fast, else in a thread."""
-    if ctx.inline_io:
+async def run_io(request: Request, work: Callable[..., T], *args: Any) -> T:
+    """Run blocking storage work: inline when the backend is local and fast (the app's
+    ``inline_io``), else in a thread."""
+    if request.app.state.inline_io:
         return work(*args)
     return await run_in_threadpool(work, *args)
 

@@ -1,33 +1,27 @@
-"""How an Image looks on the wire, and header values that must be safe for any input."""
+"""How an Image looks on the wire: the fields of ``schemas.ImageOut``, read from the Image."""
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
+from image_service.api.schemas import ImageOut
 from image_service.domain.models import Image, format_time
+
+# ImageOut is the one list of wire fields (and the OpenAPI schema): each is read from the Image
+# attribute of the same name, so a field added there is answered here too. One attrgetter call
+# fetches them all in C, and the dict keeps ImageOut's order; the few values JSON cannot carry
+# as they are (tuple, enum, datetime) are then replaced in place, which keeps their position.
+_FIELDS = tuple(ImageOut.model_fields)
+_values = attrgetter(*_FIELDS)
 
 
 def image_json(image: Image) -> dict[str, Any]:
-    return {
-        "image_id": image.image_id,
-        "user_id": image.user_id,
-        "name": image.name,
-        "filename": image.filename,
-        "title": image.title,
-        "description": image.description,
-        "tags": list(image.tags),
-        "category": image.category,
-        "visibility": image.visibility.value,
-        "content_type": image.content_type,
-        "format": image.format,
-        "width": image.width,
-        "height": image.height,
-        "size": image.size,
-        "checksum_sha256": image.checksum_sha256,
-        "s3_key": image.s3_key,
-        "orientation": image.orientation,
-        "created_at": format_time(image.created_at),
-        "updated_at": format_time(image.updated_at),
-        "access_count": image.access_count,
-        "last_accessed_at": format_time(image.last_accessed_at) if image.last_accessed_at else None,
-    }
+    out = dict(zip(_FIELDS, _values(image), strict=True))
+    out["tags"] = list(image.tags)
+    out["visibility"] = image.visibility.value
+    out["created_at"] = format_time(image.created_at)
+    out["updated_at"] = format_time(image.updated_at)
+    if image.last_accessed_at is not None:
+        out["last_accessed_at"] = format_time(image.last_accessed_at)
+    return out

@@ -24,10 +24,10 @@ def fsck_command(
     either backend); with --repair, remove them. Exits 1 if damage was found and left in place."""
     from datetime import timedelta
 
-    from image_service.services.fsck import fsck
+    from image_service.services.fsck import FsckStores, fsck
 
     ctx = bootstrap(settings_for(data_dir, backend=backend))
-    report = fsck(ctx, repair=repair, grace=timedelta(seconds=grace))
+    report = fsck(ctx, FsckStores.of(ctx), repair=repair, grace=timedelta(seconds=grace))
     verb = "removed" if repair else "found"
     print(f"checked {report.images} images and {report.objects} objects")
     for label, items in (

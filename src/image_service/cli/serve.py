@@ -59,8 +59,7 @@ def _serve(
     except ValueError as exc:
         fail(f"invalid configuration: {exc}")
     ctx = bootstrap(settings)
-    if ctx.pending is not None:
-        sweep_expired(ctx, limit=10_000)
+    sweep_expired(ctx, limit=10_000)
     if settings.auth == "none":
         log.warning("IMAGE_SERVICE_AUTH=none: no authentication, trusted networks only")
     else:

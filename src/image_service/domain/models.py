@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -58,12 +58,6 @@ class Caller:
     def is_anonymous(self) -> bool:
         return self.user_id is None and not self.is_admin
 
-    def can_see(self, image: Image) -> bool:
-        return self.is_admin or image.visibility is Visibility.PUBLIC or image.user_id == self.user_id
-
-    def can_change(self, image: Image) -> bool:
-        return self.is_admin or self.trusted or (self.user_id is not None and image.user_id == self.user_id)
-
 
 ANONYMOUS = Caller()
 ADMIN = Caller(user_id=None, is_admin=True)
@@ -71,11 +65,13 @@ ADMIN = Caller(user_id=None, is_admin=True)
 
 @dataclass(frozen=True, slots=True)
 class ImageQuery:
-    """A list query as the catalog sees it, after the services applied the caller's rights.
+    """A list query as the catalog sees it: the client's filters with the caller's rights applied
+    (``for_caller``, the one "who sees what" rule).
 
-    ``visible_to`` set means "only images that are public or owned by this user"; the services
-    only set it when neither ``user_id`` nor ``visibility`` already decides visibility, so the
-    catalog answers it as the union of two index ranges.
+    ``visible_to`` set means "only images that are public or owned by this user". Catalogs plan
+    the ``canonical`` form, in which it is set only when neither ``user_id`` nor ``visibility``
+    already decides visibility, so it always splits into two disjoint ``arms``: the public images
+    and this user's private ones.
     """
 
     user_id: str | None = None
@@ -85,6 +81,47 @@ class ImageQuery:
     created_after: datetime | None = None
     created_before: datetime | None = None
     visible_to: str | None = None
+
+    def for_caller(self, caller: Caller) -> ImageQuery | None:
+        """These filters (given with ``visible_to`` unset) narrowed to what ``caller`` may see, in
+        canonical form; None if nothing. Anonymous callers see public images, users public ones
+        and their own, admins everything. ``trusted`` changes nothing here: it is about writes."""
+        if caller.is_admin:
+            return self
+        if caller.user_id is None:  # anonymous: public images only
+            if self.visibility is Visibility.PRIVATE:
+                return None
+            return replace(self, visibility=Visibility.PUBLIC)
+        return replace(self, visible_to=caller.user_id).canonical()
+
+    def canonical(self) -> ImageQuery | None:
+        """The same query with ``visible_to`` folded into the filters that decide it; None when
+        nothing can match (someone else's private images). What every catalog plans."""
+        if self.visible_to is None:
+            return self
+        if self.visibility is Visibility.PUBLIC or self.user_id == self.visible_to:
+            return replace(self, visible_to=None)
+        if self.visibility is Visibility.PRIVATE:
+            if self.user_id not in (None, self.visible_to):
+                return None
+            return replace(self, user_id=self.visible_to, visible_to=None)
+        if self.user_id is not None:  # another user's images: only the public ones
+            return replace(self, visibility=Visibility.PUBLIC, visible_to=None)
+        return self
+
+    def arms(self) -> tuple[ImageQuery, ...]:
+        """The canonical query as disjoint queries without ``visible_to`` whose union it is: itself,
+        or for "public or mine" the public images and the user's private ones; none when nothing
+        can match."""
+        query = self.canonical()
+        if query is None:
+            return ()
+        if query.visible_to is None:
+            return (query,)
+        return (
+            replace(query, visible_to=None, visibility=Visibility.PUBLIC),
+            replace(query, visible_to=None, user_id=query.visible_to, visibility=Visibility.PRIVATE),
+        )
 
     def matches(self, image: Image) -> bool:
         """The reference semantics of a query: what every catalog must return."""

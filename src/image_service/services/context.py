@@ -42,13 +42,10 @@ class Context:
     urls: UrlSigner
     signer: Signer
     idempotency: IdempotencyStore
+    pending: PendingUploads  # direct uploads
     limits: Limits = field(default_factory=Limits)
     now: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = new_image_id
-    pending: PendingUploads | None = None  # direct uploads; every real backend wires one
-    # True when every port answers from local disk in microseconds (the embedded backend): the
-    # API may then call them on the event loop rather than pay a thread hop per request.
-    inline_io: bool = False
     # Names an image may not take because a route of the service answers ``/<name>`` (filled in
     # by the app from its routes, so a route added later reserves its name too).
     reserved_names: frozenset[str] = frozenset()

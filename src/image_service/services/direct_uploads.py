@@ -20,8 +20,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from image_service.domain import validation
+from image_service.domain.access import may_act_for, owner_for, require_identity
 from image_service.domain.errors import (
-    BackendUnavailable,
     Conflict,
     Forbidden,
     ImageServiceError,
@@ -34,8 +34,7 @@ from image_service.domain.models import Caller, Image, PendingUpload, UploadTarg
 from image_service.imaging import ACCEPTED_FORMATS, inspect_image
 from image_service.ports import PendingUploads
 from image_service.services.context import Context
-from image_service.services.images import require_identity
-from image_service.services.uploads import UploadDraft, build_image, image_key, owner_for
+from image_service.services.uploads import UploadDraft, build_image, image_key
 
 if TYPE_CHECKING:
     from image_service.services.idempotency import Reservation
@@ -44,12 +43,6 @@ log = logging.getLogger(__name__)
 ACCEPTED_TYPES = {content_type for content_type, _ in ACCEPTED_FORMATS.values()}
 PENDING_PREFIX = "~pending/"
 METADATA = ("filename", "name", "title", "description", "tags", "category", "visibility")
-
-
-def _pending_store(ctx: Context) -> PendingUploads:
-    if ctx.pending is None:
-        raise BackendUnavailable("direct uploads are not configured on this backend")
-    return ctx.pending
 
 
 def start_direct_upload(
@@ -63,7 +56,6 @@ def start_direct_upload(
 ) -> tuple[PendingUpload, UploadTarget]:
     """``reservation``: the image id of a request with an Idempotency-Key; a pending upload that an
     earlier attempt with that key recorded under it is answered again (with a fresh URL)."""
-    store = _pending_store(ctx)
     owner = owner_for(caller, draft.user_id)
     if content_type.lower() not in ACCEPTED_TYPES:
         raise UnsupportedMediaType(f"content_type must be one of {', '.join(sorted(ACCEPTED_TYPES))}")
@@ -76,7 +68,7 @@ def start_direct_upload(
     now = ctx.now()
     image_id = reservation.image_ids[0] if reservation else ctx.new_id()
     resumed = reservation is not None and reservation.resumed
-    if resumed and (earlier := _pending_of(store, image_id, owner)) is not None:
+    if resumed and (earlier := _pending_of(ctx.pending, image_id, owner)) is not None:
         return earlier, ctx.urls.presign_upload(earlier, now=now)
     pending = PendingUpload(
         image_id=image_id,
@@ -89,10 +81,10 @@ def start_direct_upload(
         expires_at=now + timedelta(seconds=ctx.limits.direct_upload_expiry),
     )
     try:
-        store.add_pending(pending)
+        ctx.pending.add_pending(pending)
     except Conflict:
         # A slow attempt with the same key, whose claim this one took over, got there first.
-        if reservation is None or (earlier := _pending_of(store, image_id, owner)) is None:
+        if reservation is None or (earlier := _pending_of(ctx.pending, image_id, owner)) is None:
             raise
         pending = earlier
     return pending, ctx.urls.presign_upload(pending, now=now)
@@ -122,10 +114,9 @@ def _validated_metadata(draft: UploadDraft, reserved_names: frozenset[str]) -> d
 
 def receive_upload(ctx: Context, image_id: str, *, expires: int, signature: str, data: bytes) -> None:
     """The embedded backend's stand-in for S3: accept the bytes sent to a signed upload URL."""
-    store = _pending_store(ctx)
     if not ctx.urls.verify_upload(image_id, expires=expires, signature=signature, now=ctx.now()):
         raise Forbidden("the upload URL is invalid or has expired")
-    pending = store.get_pending(image_id)
+    pending = ctx.pending.get_pending(image_id)
     if len(data) > pending.size or len(data) > ctx.limits.max_image_bytes:
         raise PayloadTooLarge(f"the upload is larger than the declared {pending.size} bytes")
     ctx.blobs.put(pending.blob_key, data, pending.content_type)
@@ -133,9 +124,8 @@ def receive_upload(ctx: Context, image_id: str, *, expires: int, signature: str,
 
 def complete_direct_upload(ctx: Context, caller: Caller, image_id: str) -> Image:
     require_identity(caller)
-    store = _pending_store(ctx)
-    pending = store.get_pending(image_id)
-    if not (caller.is_admin or caller.trusted or caller.user_id == pending.user_id):
+    pending = ctx.pending.get_pending(image_id)
+    if not may_act_for(caller, pending.user_id):
         raise NotFound("no such pending upload")
     if pending.expires_at < ctx.now():
         _discard(ctx, pending)
@@ -180,8 +170,7 @@ def _already_completed(ctx: Context, pending: PendingUpload) -> bool:
 def sweep_expired(ctx: Context, limit: int = 100) -> int:
     """Delete the bytes and records of pending uploads past their expiry; returns how many were
     removed (one whose bytes could not be deleted stays, for a later sweep)."""
-    store = _pending_store(ctx)
-    return sum(_discard(ctx, pending) for pending in store.expired_pending(ctx.now(), limit))
+    return sum(_discard(ctx, pending) for pending in ctx.pending.expired_pending(ctx.now(), limit))
 
 
 def _discard(ctx: Context, pending: PendingUpload, also: str | None = None) -> bool:
@@ -194,5 +183,5 @@ def _discard(ctx: Context, pending: PendingUpload, also: str | None = None) -> b
     except ImageServiceError:
         log.exception("could not delete the bytes of pending upload %s", pending.image_id)
         return False
-    _pending_store(ctx).remove_pending(pending.image_id)
+    ctx.pending.remove_pending(pending.image_id)
     return True

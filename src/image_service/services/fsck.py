@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from image_service.domain.errors import NotFound
+from image_service.ports import BlobInventory, ImageInventory, PendingInventory
 from image_service.services.context import Context
 from image_service.services.direct_uploads import sweep_expired
 
@@ -46,21 +47,47 @@ class FsckReport:
         return not (self.orphan_objects or self.missing_objects or self.stale_pending)
 
 
-def fsck(ctx: Context, *, repair: bool = False, grace: timedelta = DEFAULT_GRACE) -> FsckReport:
+@dataclass(frozen=True, slots=True)
+class FsckStores:
+    """The context's own blob store, catalog and pending uploads, seen through the fsck ports:
+    what fsck reads beyond the request ports (which it reaches through the context)."""
+
+    blobs: BlobInventory
+    images: ImageInventory
+    pending: PendingInventory
+
+    @classmethod
+    def of(cls, ctx: Context) -> FsckStores:
+        """TypeError if an adapter of ``ctx`` lacks its fsck port (every shipped adapter has it)."""
+        blobs, images, pending = ctx.blobs, ctx.catalog, ctx.pending
+        if not (
+            isinstance(blobs, BlobInventory)
+            and isinstance(images, ImageInventory)
+            and isinstance(pending, PendingInventory)
+        ):
+            raise TypeError("fsck needs adapters with the fsck ports (ports.BlobInventory and the others)")
+        return cls(blobs, images, pending)
+
+
+def fsck(
+    ctx: Context, stores: FsckStores, *, repair: bool = False, grace: timedelta = DEFAULT_GRACE
+) -> FsckReport:
+    """``stores``: the adapters of ``ctx`` (``FsckStores.of(ctx)``)."""
     now = ctx.now()
     report = FsckReport(repaired=repair)
     # Metadata first, then objects: an image written meanwhile has its object already (objects
     # are written first), and anything newer than `grace` is spared anyway.
-    images = list(ctx.catalog.all_images())
-    pending = list(ctx.pending.all_pending()) if ctx.pending is not None else []
+    images = list(stores.images.all_images())
+    pending = list(stores.pending.all_pending())
     report.images = len(images)
-    referenced = {ctx.blobs.ref(image.s3_key): image for image in images}
-    live_pending = {ctx.blobs.ref(p.blob_key) for p in pending if p.expires_at >= now}
+    blobs = stores.blobs
+    referenced = {blobs.ref(image.s3_key): image for image in images}
+    live_pending = {blobs.ref(p.blob_key) for p in pending if p.expires_at >= now}
     report.stale_pending = sorted(p.image_id for p in pending if p.expires_at < now)
-    stale_refs = {ctx.blobs.ref(p.blob_key) for p in pending if p.expires_at < now}
+    stale_refs = {blobs.ref(p.blob_key) for p in pending if p.expires_at < now}
 
     stored: set[str] = set()
-    for blob in ctx.blobs.inventory():
+    for blob in blobs.inventory():
         report.objects += 1
         stored.add(blob.ref)
         known = blob.ref in referenced or blob.ref in live_pending or blob.ref in stale_refs
@@ -75,27 +102,27 @@ def fsck(ctx: Context, *, repair: bool = False, grace: timedelta = DEFAULT_GRACE
             report.orphan_objects.append(blob.ref)
 
     for ref, image in referenced.items():
-        if ref not in stored and _still_missing(ctx, image.image_id, image.s3_key):
+        if ref not in stored and _still_missing(ctx, blobs, image.image_id, image.s3_key):
             report.missing_objects.append(image.image_id)
     report.missing_objects.sort()
 
     if repair:
-        _repair(ctx, report)
+        _repair(ctx, blobs, report)
     return report
 
 
-def _still_missing(ctx: Context, image_id: str, key: str) -> bool:
+def _still_missing(ctx: Context, blobs: BlobInventory, image_id: str, key: str) -> bool:
     """Re-check one candidate: the image may have been deleted since it was listed."""
     try:
         ctx.catalog.get(image_id)
     except NotFound:
         return False
-    return not ctx.blobs.exists(key)
+    return not blobs.exists(key)
 
 
-def _repair(ctx: Context, report: FsckReport) -> None:
+def _repair(ctx: Context, blobs: BlobInventory, report: FsckReport) -> None:
     for ref in report.orphan_objects:
-        ctx.blobs.delete_ref(ref)
+        blobs.delete_ref(ref)
     for image_id in report.missing_objects:
         with contextlib.suppress(NotFound):  # deleted meanwhile: nothing left to repair
             ctx.catalog.remove(image_id)

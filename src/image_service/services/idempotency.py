@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from image_service.domain.access import owner_for
 from image_service.domain.errors import Conflict, ImageServiceError, InvalidInput
 from image_service.domain.models import Caller, IdempotencyRecord
 from image_service.services.context import Context
-from image_service.services.uploads import UploadDraft, owner_for
+from image_service.services.uploads import UploadDraft
 
 log = logging.getLogger(__name__)
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII: what a header carries intact

@@ -15,7 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 from image_service.domain import validation
-from image_service.domain.errors import Forbidden, ImageServiceError, InvalidInput, NotFound, Unauthenticated
+from image_service.domain.access import can_change, can_see, check_acting_for, require_identity
+from image_service.domain.errors import Forbidden, ImageServiceError, InvalidInput, NotFound
 from image_service.domain.models import Caller, Image
 from image_service.services.context import Context
 
@@ -43,20 +44,15 @@ class ContentGrant:
 
 def visible_image(ctx: Context, caller: Caller, image_id: str) -> Image:
     image = ctx.catalog.get(image_id)
-    if not caller.can_see(image):
+    if not can_see(caller, image):
         raise NotFound("image not found")
     return image
-
-
-def require_identity(caller: Caller) -> None:
-    if caller.is_anonymous and not caller.trusted:
-        raise Unauthenticated("an API key is required for this request")
 
 
 def changeable_image(ctx: Context, caller: Caller, image_id: str) -> Image:
     require_identity(caller)
     image = visible_image(ctx, caller, image_id)
-    if not caller.can_change(image):
+    if not can_change(caller, image):
         raise Forbidden("only the owner or an admin may change this image")
     return image
 
@@ -92,7 +88,7 @@ def open_content(
         ):
             raise Forbidden("the signed URL is invalid or has expired")
         return image
-    if not caller.can_see(image):
+    if not can_see(caller, image):
         raise NotFound("image not found")
     return image
 
@@ -174,14 +170,13 @@ def delete_images(
     require_identity(caller)
     for image_id in image_ids:
         validation.image_id(image_id)
-    if user_id is not None and user_id != caller.user_id and not (caller.is_admin or caller.trusted):
-        raise Forbidden("user_id does not match your API key")
+    check_acting_for(caller, user_id)
     deleted: list[str] = []
     failed: list[dict[str, str]] = []
     for image_id in dict.fromkeys(image_ids):
         try:
             image = visible_image(ctx, caller, image_id)
-            if not caller.can_change(image) or (user_id is not None and image.user_id != user_id):
+            if not can_change(caller, image) or (user_id is not None and image.user_id != user_id):
                 failed.append({"image_id": image_id, "reason": "forbidden"})
                 continue
             _remove(ctx, image)

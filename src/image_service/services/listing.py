@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from image_service.domain import validation
@@ -72,7 +72,8 @@ def make_filters(
 
 
 def query_for(caller: Caller, filters: ListFilters) -> ImageQuery | None:
-    """The catalog query that shows the caller exactly what they may see; None if nothing."""
+    """The catalog query that shows the caller exactly what they may see (``ImageQuery.for_caller``);
+    None if nothing."""
     query = ImageQuery(
         user_id=filters.user_id,
         tags=filters.tags,
@@ -81,18 +82,7 @@ def query_for(caller: Caller, filters: ListFilters) -> ImageQuery | None:
         created_after=filters.created_after,
         created_before=filters.created_before,
     )
-    if caller.is_admin or (caller.user_id is not None and filters.user_id == caller.user_id):
-        return query
-    if filters.visibility is Visibility.PUBLIC:
-        return query
-    if filters.visibility is Visibility.PRIVATE:
-        # Only one's own private images are visible.
-        if caller.user_id is None or filters.user_id not in (None, caller.user_id):
-            return None
-        return replace(query, user_id=caller.user_id)
-    if caller.user_id is None or filters.user_id is not None:
-        return replace(query, visibility=Visibility.PUBLIC)
-    return replace(query, visible_to=caller.user_id)
+    return query.for_caller(caller)
 
 
 def list_images(

@@ -18,14 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from image_service.domain import validation
-from image_service.domain.errors import (
-    Conflict,
-    Forbidden,
-    ImageServiceError,
-    InvalidInput,
-    NotFound,
-    Unauthenticated,
-)
+from image_service.domain.access import owner_for
+from image_service.domain.errors import Conflict, ImageServiceError, InvalidInput, NotFound
 from image_service.domain.models import Caller, Image
 from image_service.imaging import ImageInfo, inspect_image
 from image_service.services.context import Context
@@ -35,8 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_BATCH_FILES = 20
-# The owner of an upload that names none, with IMAGE_SERVICE_AUTH=none (API.md, Identity).
-ANONYMOUS_OWNER = "anonymous"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +44,6 @@ class UploadDraft:
     tags: Any = None
     category: str | None = None
     visibility: str | None = None
-
-
-def owner_for(caller: Caller, requested: str | None) -> str:
-    """The user an upload belongs to: the caller's own, or another only for admins/trusted."""
-    if caller.is_anonymous and not caller.trusted:
-        raise Unauthenticated("an API key is required to upload")
-    if requested is None:
-        if caller.user_id is not None:
-            return caller.user_id
-        if caller.trusted:  # older clients know no users: their images belong to "anonymous"
-            return ANONYMOUS_OWNER
-        raise InvalidInput("user_id is required")
-    validation.user_id(requested)
-    if requested != caller.user_id and not (caller.is_admin or caller.trusted):
-        raise Forbidden("user_id does not match your API key")
-    return requested
 
 
 def upload_images(

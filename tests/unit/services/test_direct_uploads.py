@@ -67,7 +67,7 @@ def test_start_send_complete_stores_the_image(ctx: Context) -> None:
     assert ctx.catalog.get(image_id) == image
     assert ctx.blobs.get(image.s3_key) == data
     with pytest.raises(NotFound):
-        ctx.pending.get_pending(image_id)  # type: ignore[union-attr]
+        ctx.pending.get_pending(image_id)
 
 
 def test_start_refuses_bad_declarations(ctx: Context) -> None:
@@ -77,7 +77,7 @@ def test_start_refuses_bad_declarations(ctx: Context) -> None:
         start_direct_upload(ctx, ALICE, UploadDraft(data=b""), content_type="image/png", size=100_001)
     with pytest.raises(InvalidInput):
         start_direct_upload(ctx, ALICE, UploadDraft(data=b"", name=".bad"), content_type="image/png", size=10)
-    assert ctx.pending.expired_pending(ctx.now() + timedelta(days=1)) == []  # type: ignore[union-attr]
+    assert ctx.pending.expired_pending(ctx.now() + timedelta(days=1)) == []
 
 
 def test_invalid_bytes_are_deleted_on_complete(ctx: Context) -> None:
@@ -93,13 +93,13 @@ def test_invalid_bytes_are_deleted_on_complete(ctx: Context) -> None:
 def test_bytes_beyond_the_declared_size_are_refused_on_complete(ctx: Context) -> None:
     """A store that does not enforce the upload policy (moto, other S3 emulators) let them in."""
     image_id, _, _ = start(ctx)
-    pending = ctx.pending.get_pending(image_id)  # type: ignore[union-attr]
+    pending = ctx.pending.get_pending(image_id)
     ctx.blobs.put(pending.blob_key, png() + b"\0" * 1000, "image/png")
     with pytest.raises(PayloadTooLarge):
         complete_direct_upload(ctx, ALICE, image_id)
     assert ctx.blobs.objects == {}  # type: ignore[attr-defined]
     with pytest.raises(NotFound):
-        ctx.pending.get_pending(image_id)  # type: ignore[union-attr]
+        ctx.pending.get_pending(image_id)
 
 
 def test_name_taken_meanwhile_leaves_nothing(ctx: Context) -> None:
@@ -138,7 +138,7 @@ def test_complete_without_bytes_is_400_and_keeps_the_pending_upload(ctx: Context
     image_id, _, _ = start(ctx)
     with pytest.raises(InvalidInput):
         complete_direct_upload(ctx, ALICE, image_id)
-    assert ctx.pending.get_pending(image_id).user_id == "alice"  # type: ignore[union-attr]
+    assert ctx.pending.get_pending(image_id).user_id == "alice"
 
 
 def test_expired_pending_uploads_are_swept(ctx: Context, clock: Clock) -> None:

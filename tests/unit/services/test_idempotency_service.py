@@ -330,7 +330,7 @@ def test_a_direct_upload_start_replays_its_image_id(context_on: Callable[..., Co
     first = start(ctx, ALICE, "key-1", title="big")
     again = start(ctx, ALICE, "key-1", title="big")
     assert again.replayed and again.body == first.body
-    assert list(ctx.pending.pending) == [first.body["image_id"]]  # type: ignore[union-attr]
+    assert list(ctx.pending.pending) == [first.body["image_id"]]  # type: ignore[attr-defined]
     with pytest.raises(Conflict, match="different request"):
         start(ctx, ALICE, "key-1", title="other")
 
@@ -353,4 +353,4 @@ def test_a_direct_upload_takeover_answers_the_recorded_pending_upload(
     clock.advance(1)
     retry = start(ctx, ALICE, "key-1", title="big")
     assert retry.body["image_id"] == "p-1"
-    assert list(ctx.pending.pending) == ["p-1"]  # type: ignore[union-attr]
+    assert list(ctx.pending.pending) == ["p-1"]  # type: ignore[attr-defined]

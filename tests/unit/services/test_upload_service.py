@@ -1,4 +1,5 @@
-"""services/uploads.py: who may upload for whom, what is stored, and all-or-nothing batches."""
+"""services/uploads.py: what is stored, and all-or-nothing batches (who may upload for whom:
+``tests/unit/domain/test_domain_access.py``)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from image_service.domain.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
-from image_service.domain.models import ADMIN, ANONYMOUS, Caller, Visibility
+from image_service.domain.models import ANONYMOUS, Caller, Visibility
 from image_service.services.context import Context, Limits
-from image_service.services.uploads import UploadDraft, owner_for, upload_images
+from image_service.services.uploads import UploadDraft, upload_images
 
 Png = Callable[..., bytes]
 ALICE = Caller(user_id="alice")
@@ -30,41 +31,6 @@ def stored_nothing(ctx: Context) -> bool:
     assert isinstance(blobs, InMemoryBlobStore)
     assert isinstance(catalog, InMemoryImageCatalog)
     return not blobs.objects and not catalog.images
-
-
-# ---------------------------------------------------------------------- owner rules
-
-
-@pytest.mark.parametrize(
-    ("caller", "requested", "owner"),
-    [
-        (ALICE, None, "alice"),
-        (ALICE, "alice", "alice"),
-        (Caller(user_id="root", is_admin=True), "bob", "bob"),
-        (Caller(user_id="root", is_admin=True), None, "root"),
-        (ADMIN, "bob", "bob"),
-        (Caller(user_id="alice", trusted=True), "bob", "bob"),
-        (Caller(trusted=True), "bob", "bob"),
-        (Caller(trusted=True), None, "anonymous"),  # IMAGE_SERVICE_AUTH=none, an older client
-    ],
-)
-def test_owner_for_allowed(caller: Caller, requested: str | None, owner: str) -> None:
-    assert owner_for(caller, requested) == owner
-
-
-@pytest.mark.parametrize(
-    ("caller", "requested", "error"),
-    [
-        (ANONYMOUS, None, Unauthenticated),
-        (ANONYMOUS, "alice", Unauthenticated),
-        (ALICE, "bob", Forbidden),
-        (ADMIN, None, InvalidInput),  # an admin key without a user must name the owner
-        (ALICE, "not a user id", InvalidInput),
-    ],
-)
-def test_owner_for_refused(caller: Caller, requested: str | None, error: type[Exception]) -> None:
-    with pytest.raises(error):
-        owner_for(caller, requested)
 
 
 def test_anonymous_upload_stores_nothing(ctx: Context, png: Png) -> None:

@@ -82,7 +82,7 @@ async def content_by_id(
         if signature is None or expires is None:
             raise InvalidInput("a signed URL needs both expires and signature")
         grant = ContentGrant(expires=expires, download=download, signature=signature)
-    return await run_io(ctx, _content_by_id, request, ctx, caller, image_id, grant, download)
+    return await run_io(request, _content_by_id, request, ctx, caller, image_id, grant, download)
 
 
 def _content_by_id(
@@ -113,7 +113,7 @@ async def content_by_name(
     """Serve by unique name, as in `/cat42.jpg`; registered last so it never shadows a route."""
     if not NAME_PATTERN.fullmatch(name):
         raise NotFound("not found")
-    return await run_io(ctx, _content_by_name, request, ctx, caller, name, download)
+    return await run_io(request, _content_by_name, request, ctx, caller, name, download)
 
 
 def _content_by_name(request: Request, ctx: Context, caller: Caller, name: str, download: bool) -> Response:

@@ -26,6 +26,7 @@ from image_service.api.serialize import image_json
 from image_service.api.upload_parsing import drafts_from_request
 from image_service.api.upload_schema import UPLOAD_BODY
 from image_service.domain import validation
+from image_service.domain.access import require_identity
 from image_service.domain.errors import InvalidInput
 from image_service.domain.models import Image
 from image_service.services import images as image_service
@@ -55,7 +56,7 @@ async def upload(
     must decode as an image; width, height, format and content type come from decoding. A batch
     is all-or-nothing. Needs an API key (or IMAGE_SERVICE_AUTH=none)."""
     # 401 before reading, let alone decoding, a body of up to MAX_IMAGE_SIZE from an unknown caller.
-    image_service.require_identity(caller)
+    require_identity(caller)
     if idempotency_key is not None:
         check_key(idempotency_key)
     drafts, batch = await drafts_from_request(request, ctx.limits.max_image_bytes)
