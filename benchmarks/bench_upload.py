@@ -212,7 +212,7 @@ def _breakdown(ctx: Context, data: bytes, encoded: bytes, n: int) -> dict[str, l
         steps[build].append(time.perf_counter() - started)
 
         started = time.perf_counter()
-        ctx.blobs.put(image.s3_key, data, image.content_type)
+        ctx.blobs.put(image.blob_key, data, image.content_type)
         steps[put].append(time.perf_counter() - started)
 
         started = time.perf_counter()

@@ -199,7 +199,7 @@ def build_image(image_id: str | None = None, **fields: Any) -> Image:
         "height": 2,
         "size": 123,
         "checksum_sha256": "ab" * 32,
-        "s3_key": f"alice/{image_id}",
+        "blob_key": f"alice/{image_id}",
         "created_at": created,
         "updated_at": created,
         "title": "A title",

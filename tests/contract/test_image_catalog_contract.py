@@ -232,7 +232,7 @@ def gallery(catalog: ImageCatalog, make_image: MakeImage, at: At) -> ImageCatalo
                 category=category,
                 visibility=visibility,
                 created_at=at(minute),
-                s3_key=f"{user}/{image_id}",
+                blob_key=f"{user}/{image_id}",
             )
         )
     return catalog

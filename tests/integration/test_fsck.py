@@ -67,7 +67,7 @@ def test_no_grace_spares_nothing_even_against_a_coarser_clock(ctx: Context) -> N
 
 def test_an_image_without_its_object_is_found_and_removed(ctx: Context) -> None:
     healthy, broken = upload(ctx), upload(ctx, name="broken.png", tags="x")
-    ctx.blobs.delete(ctx.catalog.get(broken).s3_key)
+    ctx.blobs.delete(ctx.catalog.get(broken).blob_key)
     report = fsck(ctx, FsckStores.of(ctx), grace=NOW)
     assert report.missing_objects == [broken]
     fsck(ctx, FsckStores.of(ctx), repair=True, grace=NOW)

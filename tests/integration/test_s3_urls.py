@@ -28,7 +28,7 @@ HOSTILE = ['a"b\\c.png', "line\r\nSet-Cookie: x=1.png", "фото 🐈.png", "pl
 def image(key: str, filename: str) -> Image:
     return Image(
         image_id="i1", user_id="alice", name="n.png", filename=filename, content_type="image/png",
-        format="PNG", width=8, height=8, size=10, checksum_sha256="ab" * 32, s3_key=key,
+        format="PNG", width=8, height=8, size=10, checksum_sha256="ab" * 32, blob_key=key,
         created_at=NOW, updated_at=NOW,
     )  # fmt: skip
 

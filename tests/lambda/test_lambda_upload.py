@@ -12,8 +12,8 @@ from apigw import LambdaClient, Version
 from lambda_helpers import Stack, assert_error
 
 
-def stored_bytes(stack: Stack, s3_key: str) -> bytes:
-    return stack.resources.blobs().get(s3_key)
+def stored_bytes(stack: Stack, blob_key: str) -> bytes:
+    return stack.resources.blobs().get(blob_key)
 
 
 @pytest.mark.parametrize("encoded", [False, True], ids=["plain-body", "base64-body"])

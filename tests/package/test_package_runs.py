@@ -114,7 +114,7 @@ def test_upload_and_read_back_on_the_emulators(
     image_id = created.json()["image_id"]
     stored = resources.catalog().get(image_id)
     assert stored.name == name
-    assert resources.blobs().get(stored.s3_key) == data
+    assert resources.blobs().get(stored.blob_key) == data
     assert run.excluded == []
     assert snapshot(built.task_root) == before, "the runtime wrote bytecode: the artifact's was not used"
 

@@ -19,7 +19,7 @@ from aws_emulators import AwsResources
 
 class Storage(Protocol):
     def has_blob(self, key: str) -> bool:
-        """Whether the object for this storage key (an image's ``s3_key``) exists."""
+        """Whether the object for this blob key (an image's ``blob_key``, wire ``s3_key``) exists."""
         ...
 
     def read_blob(self, key: str) -> bytes: ...

@@ -27,7 +27,7 @@ class S3UrlSigner:
     def presign(self, image: Image, *, expires_in: int, download: bool, now: datetime) -> str:
         params = {
             "Bucket": self.bucket,
-            "Key": image.s3_key,
+            "Key": image.blob_key,
             "ResponseContentType": image.content_type,
             "ResponseContentDisposition": content_disposition(image.filename, download=download),
         }

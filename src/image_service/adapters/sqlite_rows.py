@@ -33,7 +33,7 @@ def image_row(image: Image) -> tuple[Any, ...]:
     return (
         image.image_id, image.user_id, image.name, image.filename, image.title, image.description,
         json.dumps(list(image.tags)), image.category, image.visibility.value, image.content_type,
-        image.format, image.width, image.height, image.size, image.checksum_sha256, image.s3_key,
+        image.format, image.width, image.height, image.size, image.checksum_sha256, image.blob_key,
         image.orientation, format_time(image.created_at), format_time(image.updated_at),
         image.access_count, format_time(image.last_accessed_at) if image.last_accessed_at else None,
     )  # fmt: skip
@@ -46,7 +46,7 @@ def image_from_row(row: Sequence[Any]) -> Image:
         title=v["title"], description=v["description"], tags=tuple(json.loads(v["tags"])),
         category=v["category"], visibility=Visibility(v["visibility"]), content_type=v["content_type"],
         format=v["format"], width=v["width"], height=v["height"], size=v["size"],
-        checksum_sha256=v["checksum_sha256"], s3_key=v["s3_key"], orientation=v["orientation"],
+        checksum_sha256=v["checksum_sha256"], blob_key=v["s3_key"], orientation=v["orientation"],
         created_at=parse_time(v["created_at"]), updated_at=parse_time(v["updated_at"]),
         access_count=v["access_count"],
         last_accessed_at=parse_time(v["last_accessed_at"]) if v["last_accessed_at"] else None,

@@ -9,11 +9,13 @@ from image_service.api.schemas import ImageOut
 from image_service.domain.models import Image, format_time
 
 # ImageOut is the one list of wire fields (and the OpenAPI schema): each is read from the Image
-# attribute of the same name, so a field added there is answered here too. One attrgetter call
-# fetches them all in C, and the dict keeps ImageOut's order; the few values JSON cannot carry
-# as they are (tuple, enum, datetime) are then replaced in place, which keeps their position.
+# attribute of the same name (or the one ``ATTRIBUTE_OF`` names, where the wire keeps an older
+# spelling), so a field added there is answered here too. One attrgetter call fetches them all
+# in C, and the dict keeps ImageOut's order; the few values JSON cannot carry as they are
+# (tuple, enum, datetime) are then replaced in place, which keeps their position.
+ATTRIBUTE_OF = {"s3_key": "blob_key"}  # wire field -> Image attribute, where they differ
 _FIELDS = tuple(ImageOut.model_fields)
-_values = attrgetter(*_FIELDS)
+_values = attrgetter(*(ATTRIBUTE_OF.get(name, name) for name in _FIELDS))
 
 
 def image_json(image: Image) -> dict[str, Any]:

@@ -25,7 +25,7 @@ class Image:
     height: int
     size: int
     checksum_sha256: str
-    s3_key: str
+    blob_key: str
     created_at: datetime
     updated_at: datetime
     title: str = ""

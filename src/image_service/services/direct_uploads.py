@@ -143,7 +143,7 @@ def complete_direct_upload(ctx: Context, caller: Caller, image_id: str) -> Image
         )
         draft = UploadDraft(data=data, user_id=pending.user_id, **pending.metadata)
         image = build_image(ctx, pending.user_id, draft, info, image_id=pending.image_id)
-        ctx.blobs.put(image.s3_key, data, image.content_type)
+        ctx.blobs.put(image.blob_key, data, image.content_type)
         ctx.catalog.add(image)
     except Conflict:
         if _already_completed(ctx, pending):

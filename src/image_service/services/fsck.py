@@ -81,7 +81,7 @@ def fsck(
     pending = list(stores.pending.all_pending())
     report.images = len(images)
     blobs = stores.blobs
-    referenced = {blobs.ref(image.s3_key): image for image in images}
+    referenced = {blobs.ref(image.blob_key): image for image in images}
     live_pending = {blobs.ref(p.blob_key) for p in pending if p.expires_at >= now}
     report.stale_pending = sorted(p.image_id for p in pending if p.expires_at < now)
     stale_refs = {blobs.ref(p.blob_key) for p in pending if p.expires_at < now}
@@ -102,7 +102,7 @@ def fsck(
             report.orphan_objects.append(blob.ref)
 
     for ref, image in referenced.items():
-        if ref not in stored and _still_missing(ctx, blobs, image.image_id, image.s3_key):
+        if ref not in stored and _still_missing(ctx, blobs, image.image_id, image.blob_key):
             report.missing_objects.append(image.image_id)
     report.missing_objects.sort()
 

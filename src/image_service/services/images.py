@@ -97,7 +97,7 @@ def read_content(
     ctx: Context, image: Image, start: int | None = None, end: int | None = None
 ) -> tuple[bytes, Image]:
     """The bytes (or an inclusive range), counting one access once they were read."""
-    data = ctx.blobs.get(image.s3_key, start, end)
+    data = ctx.blobs.get(image.blob_key, start, end)
     counted = ctx.catalog.record_access(image.image_id, ctx.now())
     return data, counted
 
@@ -150,9 +150,9 @@ def _remove(ctx: Context, image: Image) -> Image:
     every reader), never metadata that points at nothing."""
     removed = ctx.catalog.remove(image.image_id)
     try:
-        ctx.blobs.delete(removed.s3_key)
+        ctx.blobs.delete(removed.blob_key)
     except ImageServiceError:
-        log.exception("image %s deleted but its object %s was not", image.image_id, removed.s3_key)
+        log.exception("image %s deleted but its object %s was not", image.image_id, removed.blob_key)
     return removed
 
 

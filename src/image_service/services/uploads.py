@@ -120,7 +120,7 @@ def build_image(
         height=info.height,
         size=len(draft.data),
         checksum_sha256=hashlib.sha256(draft.data).hexdigest(),
-        s3_key=image_key(owner, image_id),
+        blob_key=image_key(owner, image_id),
         orientation=info.orientation,
         created_at=now,
         updated_at=now,
@@ -128,11 +128,11 @@ def build_image(
 
 
 def _store(ctx: Context, image: Image, data: bytes) -> None:
-    ctx.blobs.put(image.s3_key, data, image.content_type)
+    ctx.blobs.put(image.blob_key, data, image.content_type)
     try:
         ctx.catalog.add(image)
     except BaseException:
-        _delete_blob(ctx, image.s3_key)
+        _delete_blob(ctx, image.blob_key)
         raise
 
 
@@ -142,16 +142,16 @@ def _store_reserved(ctx: Context, image: Image, data: bytes, *, resumed: bool) -
     was taken over): either way that image is the answer, and its bytes must stay."""
     if resumed and (landed := _landed(ctx, image)) is not None:
         return landed
-    ctx.blobs.put(image.s3_key, data, image.content_type)
+    ctx.blobs.put(image.blob_key, data, image.content_type)
     try:
         ctx.catalog.add(image)
     except Conflict:
         if (landed := _landed(ctx, image)) is not None:
             return landed  # the other attempt won; its row points at these very bytes
-        _delete_blob(ctx, image.s3_key)
+        _delete_blob(ctx, image.blob_key)
         raise
     except BaseException:
-        _delete_blob(ctx, image.s3_key)
+        _delete_blob(ctx, image.blob_key)
         raise
     return image
 
@@ -173,7 +173,7 @@ def _undo(ctx: Context, image: Image) -> None:
     except ImageServiceError:
         log.exception("could not roll back catalog row of %s", image.image_id)
         return  # keep the blob: metadata that is still there must keep its bytes
-    _delete_blob(ctx, image.s3_key)
+    _delete_blob(ctx, image.blob_key)
 
 
 def _delete_blob(ctx: Context, key: str) -> None:

@@ -31,7 +31,7 @@ def image(image_id: str) -> Image:
     return Image(
         image_id=image_id, user_id="alice", name=f"{image_id}.png", filename="a.png",
         content_type="image/png", format="PNG", width=1, height=1, size=1,
-        checksum_sha256="ab" * 32, s3_key=f"alice/{image_id}", created_at=T0, updated_at=T0,
+        checksum_sha256="ab" * 32, blob_key=f"alice/{image_id}", created_at=T0, updated_at=T0,
         tags=("cat",),
     )  # fmt: skip
 

@@ -23,7 +23,7 @@ def image(**changes: object) -> Image:
         "height": 3,
         "size": 99,
         "checksum_sha256": "ab" * 32,
-        "s3_key": "alice/id-1",
+        "blob_key": "alice/id-1",
         "created_at": AT,
         "updated_at": AT,
         "tags": ("a", "b"),

@@ -65,7 +65,7 @@ def test_start_send_complete_stores_the_image(ctx: Context) -> None:
     image = complete_direct_upload(ctx, ALICE, image_id)
     assert (image.name, image.tags, image.format, image.size) == ("direct.png", ("a", "b"), "PNG", len(data))
     assert ctx.catalog.get(image_id) == image
-    assert ctx.blobs.get(image.s3_key) == data
+    assert ctx.blobs.get(image.blob_key) == data
     with pytest.raises(NotFound):
         ctx.pending.get_pending(image_id)
 

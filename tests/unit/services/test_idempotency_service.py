@@ -298,7 +298,7 @@ def test_a_takeover_after_the_lease_reuses_the_crashed_attempts_ids(
     assert ids(retry) == ["crashed-1", "crashed-2"]
     assert ctx.catalog.get("crashed-1") == landed  # answered as stored, not stored again
     assert sorted(i.image_id for i in ctx.catalog.all_images()) == ["crashed-1", "crashed-2"]
-    assert ctx.blobs.exists(landed.s3_key)
+    assert ctx.blobs.exists(landed.blob_key)
     assert upload(ctx, ALICE, batch, "key-1").body == retry.body
 
 
@@ -318,7 +318,7 @@ def test_a_slow_attempt_and_its_takeover_store_one_image(
         late = slow.result()
     assert ids(late) == ids(taken)
     [image] = ctx.catalog.all_images()
-    assert ctx.blobs.exists(image.s3_key)  # the loser kept the winner's bytes
+    assert ctx.blobs.exists(image.blob_key)  # the loser kept the winner's bytes
     assert upload(ctx, ALICE, drafts, "key-1").body == taken.body  # the takeover's answer holds
 
 

@@ -254,7 +254,7 @@ def test_owner_deletes_bytes_and_metadata(ctx: Context, public: Image) -> None:
     assert delete_image(ctx, ALICE, public.image_id) == public
     with pytest.raises(NotFound):
         ctx.catalog.get(public.image_id)
-    assert not ctx.blobs.exists(public.s3_key)
+    assert not ctx.blobs.exists(public.blob_key)
     with pytest.raises(NotFound):
         delete_image(ctx, ALICE, public.image_id)
 
@@ -266,8 +266,8 @@ def test_delete_refusals(ctx: Context, public: Image, private: Image) -> None:
         delete_image(ctx, BOB, private.image_id)
     with pytest.raises(Unauthenticated):
         delete_image(ctx, ANONYMOUS, public.image_id)
-    assert ctx.blobs.exists(public.s3_key)
-    assert ctx.blobs.exists(private.s3_key)
+    assert ctx.blobs.exists(public.blob_key)
+    assert ctx.blobs.exists(private.blob_key)
     assert delete_image(ctx, ADMIN, private.image_id) == private
 
 
@@ -291,9 +291,9 @@ def test_bulk_delete_reports_each_id(ctx: Context, upload: Upload) -> None:
         {"image_id": theirs_private.image_id, "reason": "not_found"},
         {"image_id": "missing", "reason": "not_found"},
     ]
-    assert ctx.blobs.exists(theirs.s3_key)
-    assert ctx.blobs.exists(theirs_private.s3_key)
-    assert not ctx.blobs.exists(mine.s3_key)
+    assert ctx.blobs.exists(theirs.blob_key)
+    assert ctx.blobs.exists(theirs_private.blob_key)
+    assert not ctx.blobs.exists(mine.blob_key)
 
 
 def test_bulk_delete_with_user_id(ctx: Context, upload: Upload) -> None:
@@ -315,4 +315,4 @@ def test_bulk_delete_needs_1_to_100_ids(ctx: Context, count: int) -> None:
 def test_bulk_delete_needs_an_identity(ctx: Context, public: Image) -> None:
     with pytest.raises(Unauthenticated):
         delete_images(ctx, ANONYMOUS, [public.image_id])
-    assert ctx.blobs.exists(public.s3_key)
+    assert ctx.blobs.exists(public.blob_key)

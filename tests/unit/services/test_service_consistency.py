@@ -51,7 +51,7 @@ class Failing:
 def assert_paired(
     blobs: InMemoryBlobStore, catalog: InMemoryImageCatalog, orphans: Collection[str] = ()
 ) -> None:
-    rows = {image.s3_key for image in catalog.images.values()}
+    rows = {image.blob_key for image in catalog.images.values()}
     objects = set(blobs.objects)
     assert rows - objects == set(), "catalog rows without their object"
     assert objects - rows == set(orphans), "objects without a catalog row"
@@ -90,7 +90,7 @@ def test_upload_failure_leaves_nothing_behind(
     with pytest.raises(BackendUnavailable, match=f"{method} call {failing_call}"):
         upload_images(ctx, ALICE, drafts)
     assert list(catalog.images.values()) == before
-    assert set(blobs.objects) == {before[0].s3_key}
+    assert set(blobs.objects) == {before[0].blob_key}
     assert_paired(blobs, catalog)
 
 
@@ -131,7 +131,7 @@ def test_delete_whose_catalog_remove_fails_leaves_the_image_untouched(
     with pytest.raises(BackendUnavailable):
         delete_image(ctx, ALICE, image.image_id)
     assert catalog.get(image.image_id) == image
-    assert blobs.get(image.s3_key) == png()
+    assert blobs.get(image.blob_key) == png()
     assert_paired(blobs, catalog)
 
 
@@ -145,7 +145,7 @@ def test_delete_whose_blob_delete_fails_still_succeeds_leaving_one_orphan(
     ctx = context_on(Failing(blobs, "delete", 1), catalog)
     assert delete_image(ctx, ALICE, doomed.image_id) == doomed
     assert list(catalog.images.values()) == [kept]
-    assert_paired(blobs, catalog, orphans={doomed.s3_key})
+    assert_paired(blobs, catalog, orphans={doomed.blob_key})
 
 
 def test_bulk_delete_failing_midway_keeps_every_image_whole_or_gone(

@@ -47,7 +47,7 @@ def test_upload_for_someone_else_is_forbidden_unless_admin(ctx: Context, png: Pn
         ctx, Caller(user_id="root", is_admin=True), [UploadDraft(data=png(), user_id="bob")]
     )
     assert image.user_id == "bob"
-    assert image.s3_key.startswith("bob/")
+    assert image.blob_key.startswith("bob/")
 
 
 # ---------------------------------------------------------------------- what is stored
@@ -60,7 +60,7 @@ def test_one_upload_stores_bytes_and_metadata(ctx: Context, png: Png) -> None:
     assert image.user_id == "alice"
     assert image.name == "id-0001.png"  # default "<image_id>.<ext>"
     assert image.filename == "id-0001.png"
-    assert image.s3_key == "alice/id-0001"
+    assert image.blob_key == "alice/id-0001"
     assert (image.format, image.content_type, image.width, image.height) == ("PNG", "image/png", 5, 4)
     assert image.size == len(data)
     assert image.checksum_sha256 == hashlib.sha256(data).hexdigest()
@@ -69,7 +69,7 @@ def test_one_upload_stores_bytes_and_metadata(ctx: Context, png: Png) -> None:
     assert image.visibility is Visibility.PUBLIC
     assert (image.access_count, image.last_accessed_at) == (0, None)
     assert ctx.catalog.get(image.image_id) == image
-    assert ctx.blobs.get(image.s3_key) == data
+    assert ctx.blobs.get(image.blob_key) == data
 
 
 def test_metadata_is_normalised(ctx: Context, png: Png) -> None:
@@ -141,7 +141,7 @@ def test_batch_stores_every_file(ctx: Context, png: Png) -> None:
     assert [i.image_id for i in images] == ["id-0001", "id-0002", "id-0003"]
     assert [i.filename for i in images] == ["f0.png", "f1.png", "f2.png"]
     for image, n in zip(images, range(3), strict=True):
-        assert ctx.blobs.get(image.s3_key) == png(n)
+        assert ctx.blobs.get(image.blob_key) == png(n)
         assert ctx.catalog.get(image.image_id) == image
 
 
@@ -201,4 +201,4 @@ def test_a_taken_name_undoes_the_files_stored_before_it(ctx: Context, png: Png) 
     assert isinstance(catalog, InMemoryImageCatalog)
     assert isinstance(blobs, InMemoryBlobStore)
     assert list(catalog.images.values()) == [existing]
-    assert set(blobs.objects) == {existing.s3_key}
+    assert set(blobs.objects) == {existing.blob_key}
