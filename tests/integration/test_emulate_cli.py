@@ -38,7 +38,9 @@ def wait_for(predicate: object, process: subprocess.Popen[str], timeout: float =
 def stop(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=20)
+        # Generous: the emulators' JVM and moto stop in about a second, but far slower when the
+        # machine is busy (the emulators give each child 10 s after SIGTERM before killing it).
+        process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
