@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from api_helpers import png, post_image
 
 from image_service.devtools.emulator import free_port
@@ -38,9 +39,7 @@ def wait_for(predicate: object, process: subprocess.Popen[str], timeout: float =
 def stop(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGINT)
     try:
-        # Generous: the emulators' JVM and moto stop in about a second, but far slower when the
-        # machine is busy (the emulators give each child 10 s after SIGTERM before killing it).
-        process.wait(timeout=60)
+        process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -79,11 +78,19 @@ def test_serve_with_emulate_runs_the_api_on_local_aws(tmp_path: Path) -> None:
     assert process.returncode is not None
 
 
-def test_emulate_prints_the_environment_and_runs_until_interrupted(tmp_path: Path) -> None:
+def ignore_sigint() -> None:
+    """What a shell does to a background job when it has no job control (`cmd &` in a script):
+    the job and its children start with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("started_as", ["foreground", "background-job"])
+def test_emulate_prints_the_environment_and_runs_until_interrupted(tmp_path: Path, started_as: str) -> None:
     with open(tmp_path / "stderr", "w") as stderr:
         process = subprocess.Popen(
             [str(EXE), "emulate", "--bucket", "bucket-one", "--table", "table-one"],
             stdout=subprocess.PIPE, stderr=stderr, text=True, env=clean_env(tmp_path),
+            preexec_fn=ignore_sigint if started_as == "background-job" else None,
         )  # fmt: skip
     try:
         assert process.stdout is not None

@@ -3,9 +3,11 @@ way every command starts them (`serve --emulate` too)."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -29,10 +31,23 @@ def emulate(
             print(f"export {name}={value}", flush=True)
         err.print("then `image-service serve`. Ctrl-C stops the emulators.")
         try:
+            _stop_on_signals()
             while all(p.poll() is None for p in started.processes):
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both stop the emulators, as they stop `serve` (uvicorn sets its own
+    handlers too). Set explicitly: a shell that starts a background job without job control
+    makes it ignore SIGINT, and the child would otherwise inherit that and never stop."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
 
 
 @contextmanager
