@@ -62,17 +62,10 @@ class SqliteDatabase:
             self._returned.notify_all()
 
     @contextmanager
-    def errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (UnicodeEncodeError, sqlite3.Error) as exc:
-            raise _domain_error(exc) from exc
-
-    @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A pooled connection for one read (autocommit); fetch the rows inside the block."""
-        # errors() inlined (here and in write()): every GET reads and counts an access, and a
-        # nested context manager costs as much as the borrow itself.
+        # The error mapping is written out here and in write(), not a shared context manager:
+        # every GET reads and counts an access, and a nested one costs as much as the borrow.
         try:
             conn = self._borrow()
             try:
