@@ -37,6 +37,11 @@ def limits_from(settings: Settings) -> Limits:
         max_image_pixels=settings.max_image_pixels,
         default_url_expiry=settings.presigned_url_expiration,
         max_inline_bytes=settings.max_inline_bytes,
+        max_image_frames=settings.max_image_frames,
+        strip_metadata=settings.strip_metadata,
+        rendition_sizes=settings.rendition_sizes,
+        auto_avif=settings.auto_avif,
+        pixel_budget=settings.pixel_budget,
     )
 
 

@@ -61,6 +61,25 @@ class Settings(BaseSettings):
     presigned_url_expiration: int = Field(3600, ge=1, le=604800, validation_alias="PRESIGNED_URL_EXPIRATION")
     max_image_size: int = Field(10 * 1024 * 1024, ge=1, le=5 * 1024**3, validation_alias="MAX_IMAGE_SIZE")
     max_image_pixels: int = Field(50_000_000, ge=1, le=1_000_000_000, validation_alias="MAX_IMAGE_PIXELS")
+    # Animations with more frames are refused from the header (413), before any frame is decoded.
+    max_image_frames: int = Field(1000, ge=1, le=100_000, validation_alias="MAX_IMAGE_FRAMES")
+    # Pixels that decoding and rendering may hold at once, over all requests of the process;
+    # more wait their turn (imaging/budget.py). An image larger than the budget runs alone.
+    pixel_budget: int = Field(
+        100_000_000, ge=1, le=10_000_000_000, validation_alias="IMAGE_SERVICE_PIXEL_BUDGET"
+    )
+    # What leaves an uploaded original (imaging/metadata.py): its location, every metadata block
+    # but orientation and colour profile, or nothing.
+    strip_metadata: Literal["location", "all", "none"] = Field(
+        "location", validation_alias="IMAGE_SERVICE_STRIP_METADATA"
+    )
+    # The rendition sizes (w and h) a client may ask for; anything else is 400.
+    rendition_sizes: Annotated[tuple[int, ...], NoDecode] = Field(
+        (64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096),
+        validation_alias="IMAGE_SERVICE_RENDITION_SIZES",
+    )
+    # format=auto offers AVIF to browsers that accept it (slower to encode than WebP).
+    auto_avif: bool = Field(False, validation_alias="IMAGE_SERVICE_AUTO_AVIF")
     # `serve` only (api/connection_limits.py): seconds a client has for a request's headers, then
     # for its body; connections open at once (default: half the open-files limit, ulimit -n).
     header_timeout: float = Field(10.0, gt=0, le=3600, validation_alias="IMAGE_SERVICE_HEADER_TIMEOUT")
@@ -93,6 +112,20 @@ class Settings(BaseSettings):
             if origin != "*" and not ORIGIN.fullmatch(origin):
                 raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], without a path")
         return origins
+
+    @field_validator("rendition_sizes", mode="before")
+    @classmethod
+    def _sizes(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = tuple(int(v) for v in value.split(",") if v.strip())
+            except ValueError:
+                raise ValueError("IMAGE_SERVICE_RENDITION_SIZES is comma-separated pixel sizes") from None
+        if isinstance(value, tuple | list):
+            if not value or any(not 1 <= int(v) <= 16384 for v in value):
+                raise ValueError("rendition sizes are 1 to 16384 pixels, at least one")
+            return tuple(sorted({int(v) for v in value}))
+        return value
 
     @model_validator(mode="after")
     def _endpoint(self) -> Settings:

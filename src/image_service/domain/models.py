@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from image_service.domain.text import TextSearch
+
 
 class Visibility(StrEnum):
     PUBLIC = "public"
@@ -80,6 +82,7 @@ class ImageQuery:
     visibility: Visibility | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    text: tuple[TextSearch, ...] = ()  # q, title=, description=: every one must match
     visible_to: str | None = None
 
     def for_caller(self, caller: Caller) -> ImageQuery | None:
@@ -132,6 +135,7 @@ class ImageQuery:
             and (self.visibility is None or image.visibility == self.visibility)
             and (self.created_after is None or image.created_at >= self.created_after)
             and (self.created_before is None or image.created_at < self.created_before)
+            and all(t.matches(image.title, image.description) for t in self.text)
             and (
                 self.visible_to is None
                 or image.visibility is Visibility.PUBLIC

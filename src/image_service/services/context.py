@@ -28,6 +28,14 @@ class Limits:
     idempotency_ttl: int = 24 * 3600
     idempotency_lease: int = 60
     idempotency_wait: float = 5.0
+    # Imaging (issue 15): frames an animation may have; what leaves an uploaded original
+    # ("location" | "all" | "none"); the rendition sizes a client may ask for; AVIF for
+    # format=auto; pixels decoded at once in the process (the memory budget).
+    max_image_frames: int = 1000
+    strip_metadata: str = "location"
+    rendition_sizes: tuple[int, ...] = (64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
+    auto_avif: bool = False
+    pixel_budget: int = 100_000_000
 
 
 def new_image_id() -> str:

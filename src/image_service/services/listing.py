@@ -13,6 +13,7 @@ from image_service.domain import validation
 from image_service.domain.errors import InvalidInput
 from image_service.domain.models import Caller, ImageQuery, Keyset, Page, Visibility, format_time, parse_time
 from image_service.domain.signing import Signer
+from image_service.domain.text import BOTH_FIELDS, TextField, TextSearch, search
 from image_service.services.context import Context
 
 CURSOR_PURPOSE = "list-cursor"
@@ -29,6 +30,7 @@ class ListFilters:
     visibility: Visibility | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    text: tuple[TextSearch, ...] = ()
 
     def fingerprint(self) -> str:
         return json.dumps(
@@ -39,6 +41,7 @@ class ListFilters:
                 self.visibility.value if self.visibility else None,
                 format_time(self.created_after) if self.created_after else None,
                 format_time(self.created_before) if self.created_before else None,
+                *([[t.key() for t in self.text]] if self.text else []),
             ],
             separators=(",", ":"),
         )
@@ -58,6 +61,9 @@ def make_filters(
     visibility: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    q: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
 ) -> ListFilters:
     if created_after and created_before and created_after >= created_before:
         raise InvalidInput("created_after must be before created_before")
@@ -68,6 +74,15 @@ def make_filters(
         visibility=validation.visibility(visibility) if visibility is not None else None,
         created_after=created_after,
         created_before=created_before,
+        text=tuple(
+            search(name, value, fields)
+            for name, value, fields in (
+                ("q", q, BOTH_FIELDS),
+                ("title", title, (TextField.TITLE,)),
+                ("description", description, (TextField.DESCRIPTION,)),
+            )
+            if value is not None
+        ),
     )
 
 
@@ -81,6 +96,7 @@ def query_for(caller: Caller, filters: ListFilters) -> ImageQuery | None:
         visibility=filters.visibility,
         created_after=filters.created_after,
         created_before=filters.created_before,
+        text=filters.text,
     )
     return query.for_caller(caller)
 

@@ -104,7 +104,10 @@ def list_route(
     is_public: Annotated[bool | None, Query(description="Older clients' `visibility` filter")] = None,
     created_after: Annotated[str | None, Query(description="ISO 8601, e.g. 2026-01-01T00:00:00Z")] = None,
     created_before: Annotated[str | None, Query(description="ISO 8601")] = None,
-    q: Annotated[str | None, Query(description="Text search in title and description")] = None,
+    q: Annotated[
+        str | None,
+        Query(description="1-8 words, each in the title or description; the last also as a prefix"),
+    ] = None,
     title: Annotated[str | None, Query(description="Text search in the title only")] = None,
     description: Annotated[str | None, Query(description="Text search in the description only")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Images per page")] = 20,
@@ -115,9 +118,6 @@ def list_route(
     """Newest first (`created_at`, then `image_id`), every filter combinable; walk the pages with
     `next_cursor`. Anonymous callers see public images, a user also their own private ones, an
     admin everything. A query parameter the list does not know is 400 naming it."""
-    for name, value in (("q", q), ("title", title), ("description", description)):
-        if value is not None:
-            raise InvalidInput(f"text search ({name}) is not supported yet")
     if is_public is not None:
         implied = "public" if is_public else "private"
         if visibility is not None and visibility.lower() != implied:
@@ -130,6 +130,9 @@ def list_route(
         visibility=visibility,
         created_after=_time("created_after", created_after),
         created_before=_time("created_before", created_before),
+        q=q,
+        title=title,
+        description=description,
     )
     result = list_images(ctx, caller, filters, limit=limit, cursor=cursor or last_evaluated_key or last_key)
     return {
