@@ -6,12 +6,17 @@ holds ``limit`` images whenever at least that many remain; ``next`` is set exact
 remain, so no page is empty while it is set. Few timestamps and short ids make ties common.
 On DynamoDB every image lands in one of 4 shards by a hash of its id, so with pages of 1 to 7 the
 pages straddle shard boundaries all the time, and the cursors carry read-ahead between pages.
+
+Titles and descriptions come from a small vocabulary with accents, case and punctuation, and
+queries carry text searches (``q``, ``title=``, ``description=``) with prefixes; some images
+are then edited or deleted, so the text index must follow every write.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from image_service.domain.models import Image, ImageQuery, Keyset, Visibility
+from image_service.domain.text import BOTH_FIELDS, TextField, search
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 TIMES = [T0 + timedelta(seconds=s) for s in (0, 1, 2, 60, 3600)]
@@ -27,7 +33,20 @@ USERS = ["alice", "bob", "carol"]
 TAGS = ["a", "b", "c", "d"]
 CATEGORIES = [None, "pets", "art"]
 
+TEXT = ["Café", "cafe,", "Sunset", "sunset!", "SUNNY", "sun", "Été", "naïve", "rock'n'roll", "dog", "dogs"]
+QUERY_WORDS = ["cafe", "sun", "sunset", "s", "ete", "nai", "naive", "rock", "n", "roll", "dog", "zzz"]
+FIELDS = [("q", BOTH_FIELDS), ("title", (TextField.TITLE,)), ("description", (TextField.DESCRIPTION,))]
+
 optional = st.none().__or__
+texts = st.lists(st.sampled_from(TEXT), max_size=4).map(" ".join)
+text_searches = st.lists(
+    st.builds(
+        lambda field, chosen: search(field[0], " ".join(chosen), field[1]),
+        st.sampled_from(FIELDS),
+        st.lists(st.sampled_from(QUERY_WORDS), min_size=1, max_size=3),
+    ),
+    max_size=2,
+).map(tuple)
 
 images_data = st.lists(
     st.tuples(
@@ -37,6 +56,8 @@ images_data = st.lists(
         st.sampled_from(CATEGORIES),
         st.sampled_from(list(Visibility)),
         st.sampled_from(TIMES),
+        texts,
+        texts,
     ),
     max_size=30,
     unique_by=lambda row: row[0],
@@ -56,7 +77,10 @@ queries = st.builds(
     created_after=optional(bounds),
     created_before=optional(bounds),
     visible_to=optional(st.sampled_from([*USERS, "nobody"])),
+    text=text_searches,
 )
+# After the adds: (row index, new title, new description or None to delete the image).
+edits = st.lists(st.tuples(st.integers(0, 29), texts, optional(texts)), max_size=6)
 
 
 def walk(catalog: Any, query: ImageQuery, limit: int, expected: list[Image]) -> None:
@@ -80,12 +104,14 @@ def walk(catalog: Any, query: ImageQuery, limit: int, expected: list[Image]) -> 
 @given(
     rows=images_data,
     cases=st.lists(st.tuples(queries, st.integers(1, 7)), min_size=1, max_size=4),
+    changes=edits,
 )
 def test_walking_all_pages_returns_every_match_once_in_order(
     catalog_factory: Callable[[Path], Any],
     make_image: Callable[..., Image],
     rows: list[tuple[Any, ...]],
     cases: list[tuple[ImageQuery, int]],
+    changes: list[tuple[int, str, str | None]],
 ) -> None:
     images = [
         make_image(
@@ -95,12 +121,22 @@ def test_walking_all_pages_returns_every_match_once_in_order(
             category=category,
             visibility=visibility,
             created_at=created,
+            title=title,
+            description=description,
         )
-        for image_id, user, tags, category, visibility, created in rows
+        for image_id, user, tags, category, visibility, created, title, description in rows
     ]
     with tempfile.TemporaryDirectory() as directory, catalog_factory(Path(directory)) as catalog:
         for image in images:
             catalog.add(image)
+        for index, title, description in changes:
+            if index >= len(images):
+                continue
+            if description is None:
+                catalog.remove(images.pop(index).image_id)
+            else:
+                images[index] = replace(images[index], title=title, description=description)
+                catalog.update(images[index])
         for query, limit in cases:
             expected = sorted(
                 (i for i in images if query.matches(i)),

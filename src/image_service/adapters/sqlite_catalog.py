@@ -18,6 +18,7 @@ from image_service.adapters.sqlite_db import SqliteDatabase
 from image_service.adapters.sqlite_listing import SqliteListPlanner
 from image_service.adapters.sqlite_rows import SELECT_COLUMNS, image_from_row, image_row
 from image_service.adapters.sqlite_schema import COLUMNS
+from image_service.adapters.sqlite_search import index_image, reindex_text, unindex_image
 from image_service.domain.errors import NotFound
 from image_service.domain.models import Image, ImageQuery, Keyset, Page, format_time
 
@@ -38,6 +39,7 @@ class SqliteImageCatalog:
                 image_row(image),
             )
             _insert_tags(conn, image)
+            index_image(conn, image)
 
     def get(self, image_id: str) -> Image:
         return self._one("i.image_id = ?", image_id)
@@ -58,17 +60,20 @@ class SqliteImageCatalog:
         columns = [c for c in COLUMNS[1:] if c not in ACCESS_COLUMNS]
         values = [v for c, v in zip(COLUMNS, image_row(image), strict=True) if c in columns]
         with self._db.write() as conn:
-            assignments = ", ".join(f"{c} = ?" for c in columns)
-            cursor = conn.execute(
-                f"UPDATE images SET {assignments} WHERE image_id = ?", (*values, image.image_id)
-            )
-            if cursor.rowcount == 0:
+            old = conn.execute(
+                "SELECT title, description FROM images WHERE image_id = ?", (image.image_id,)
+            ).fetchone()
+            if old is None:
                 raise NotFound("image not found")
+            assignments = ", ".join(f"{c} = ?" for c in columns)
+            conn.execute(f"UPDATE images SET {assignments} WHERE image_id = ?", (*values, image.image_id))
             conn.execute("DELETE FROM image_tags WHERE image_id = ?", (image.image_id,))
             _insert_tags(conn, image)
+            reindex_text(conn, image, *old)
 
     def remove(self, image_id: str) -> Image:
         with self._db.write() as conn:
+            unindex_image(conn, image_id)
             row = conn.execute(
                 f"DELETE FROM images WHERE image_id = ? RETURNING {', '.join(COLUMNS)}", (image_id,)
             ).fetchone()
@@ -113,16 +118,26 @@ class SqliteImageCatalog:
     def find(self, query: ImageQuery, limit: int, after: Keyset | None = None) -> Page:
         if query.canonical() is None:
             return Page()
-        sql, params = self.list_sql(query, limit + 1, after)
-        with self._db.read() as conn:
-            rows = conn.execute(sql, params).fetchall()
+        if query.text:
+            rows = self._planner.text_rows(query, limit + 1, after)
+        else:
+            sql, params = self.list_sql(query, limit + 1, after)
+            with self._db.read() as conn:
+                rows = conn.execute(sql, params).fetchall()
         images = [image_from_row(r) for r in rows[:limit]]
         more = len(rows) > limit
         return Page(images, Keyset(images[-1].created_at, images[-1].image_id) if more else None)
 
     def list_sql(self, query: ImageQuery, limit: int, after: Keyset | None) -> tuple[str, list[Any]]:
-        """The SQL for one page (``sqlite_listing``); public so tests can EXPLAIN QUERY PLAN it."""
+        """The SQL for one page of a query without text (``sqlite_listing``); public so tests can
+        EXPLAIN QUERY PLAN it."""
         return self._planner.sql(query, limit, after)
+
+    def list_statements(
+        self, query: ImageQuery, limit: int, after: Keyset | None
+    ) -> list[tuple[str, list[Any]]]:
+        """Every statement one page of any query runs first (one per arm of a text query)."""
+        return self._planner.statements(query, limit, after)
 
 
 def _insert_tags(conn: sqlite3.Connection, image: Image) -> None:

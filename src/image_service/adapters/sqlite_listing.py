@@ -4,16 +4,31 @@ Every list filter is a range of an index ending in ``(created_at, image_id)`` (`
 read newest first from the keyset. A combined filter drives from the facet with the fewest rows
 (``facet_counts``), forced with ``INDEXED BY`` so the plan cannot silently become a table scan;
 the other filters are checked per row.
+
+Text search (``q``, ``title=``, ``description=``; ``sqlite_search``) either drives, reading the
+FTS5 index newest first by docid, when it matches fewer images than any facet, or is a per-row
+probe of the FTS5 index (``rowid = docid``, a seek) while a facet's index drives: a rare word
+reads only its matches, and a common word with a rare user reads only that user's images. A
+text query's arms are read one by one and merged here, since an FTS-driven arm is ordered by
+docid, which SQLite cannot know is the list order.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from image_service.adapters.sqlite_db import SqliteDatabase
 from image_service.adapters.sqlite_rows import SELECT_COLUMNS, TAG_SELECT_COLUMNS
+from image_service.adapters.sqlite_schema import COLUMNS
+from image_service.adapters.sqlite_search import DOCID_BITS, docid_floor, estimate, match_expression
 from image_service.domain.models import ImageQuery, Keyset, format_time
+
+CREATED_AT = COLUMNS.index("created_at")
+IMAGE_ID = COLUMNS.index("image_id")
+Statement = tuple[str, list[Any]]
 
 # Column indexes that drive a list query, by facet, with the alias that holds its keyset.
 DRIVERS = {
@@ -26,6 +41,111 @@ DRIVERS = {
 class SqliteListPlanner:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
+
+    def statements(self, query: ImageQuery, limit: int, after: Keyset | None) -> list[Statement]:
+        """The SQL a page of ``query`` runs (one statement, or one per arm of a text query)."""
+        if not query.text:
+            return [self.sql(query, limit, after)]
+        with self._db.read() as conn:
+            return [self._text_arm(conn, arm, limit, after)[0] for arm in query.arms()]
+
+    def text_rows(self, query: ImageQuery, limit: int, after: Keyset | None) -> list[Sequence[Any]]:
+        """Up to ``limit`` rows of a text query, newest first: each arm read, the last
+        millisecond of an FTS-driven arm completed (docids order a millisecond by insertion,
+        not by image id), the arms merged."""
+        rows: list[Sequence[Any]] = []
+        with self._db.read() as conn:
+            for arm in query.arms():
+                (sql, params), by_docid = self._text_arm(conn, arm, limit, after)
+                found = conn.execute(sql, params).fetchall()
+                if by_docid and len(found) == limit:
+                    last = found[-1][-1]
+                    sql, params = self._text_sql(
+                        arm, None, after, fts=True, docids=(last >> DOCID_BITS << DOCID_BITS, last)
+                    )
+                    found += conn.execute(sql, params).fetchall()
+                rows += found
+        rows.sort(key=lambda r: (r[CREATED_AT], r[IMAGE_ID]), reverse=True)
+        return [r[: len(COLUMNS)] for r in rows[:limit]]
+
+    def _text_arm(
+        self, conn: sqlite3.Connection, query: ImageQuery, limit: int, after: Keyset | None
+    ) -> tuple[Statement, bool]:
+        """The statement for one arm with text, and whether the text index drives it."""
+        candidates: list[tuple[str, str]] = [("tag", t) for t in query.tags]
+        candidates += [(f, str(getattr(query, f))) for f in DRIVERS if getattr(query, f) is not None]
+        fts = True
+        if candidates:
+            counts = self._counts(candidates, conn)
+            fts = estimate(conn, query.text) <= min(counts.get(c, 0) for c in candidates)
+        return self._text_sql(query, limit, after, fts=fts), fts
+
+    def _text_sql(
+        self,
+        query: ImageQuery,
+        limit: int | None,
+        after: Keyset | None,
+        *,
+        fts: bool,
+        docids: tuple[int, int] | None = None,
+    ) -> Statement:
+        """``fts``: read the text index newest first (rowid DESC), checking the other filters per
+        row; else the usual index-driven arm with the text as a probe. ``docids``: only rows in
+        [low, high), unlimited (completing a millisecond)."""
+        match = match_expression(query.text)
+        if not fts:
+            sql, params = self._arm(query, None, after)
+            probe = "EXISTS (SELECT 1 FROM image_text x WHERE x.image_text MATCH ? AND x.rowid = i.docid)"
+            glue = " AND " if " WHERE " in sql else " WHERE "
+            key = "t" if " image_tags t " in sql else "i"
+            sql = f"{sql}{glue}{probe} ORDER BY {key}.created_at DESC, {key}.image_id DESC"
+            return (
+                (f"{sql} LIMIT ?", [*params, match, limit]) if limit is not None else (sql, [*params, match])
+            )
+        where = ["f.image_text MATCH ?"]
+        params: list[Any] = [match]
+        for facet in ("user_id", "category", "visibility"):
+            value = getattr(query, facet)
+            if value is not None:
+                where.append(f"i.{facet} = ?")
+                params.append(str(value))
+        for tag in query.tags:
+            where.append(
+                "EXISTS (SELECT 1 FROM image_tags x INDEXED BY image_tags_by_tag "
+                "WHERE x.tag = ? AND x.created_at = i.created_at AND x.image_id = i.image_id)"
+            )
+            params.append(tag)
+        # The docid range holds every row the time bounds allow (and a few of the same
+        # millisecond that the exact bounds on the row then drop).
+        low, high = None, None
+        if query.created_after is not None:
+            low = docid_floor(query.created_after)
+            where.append("i.created_at >= ?")
+            params.append(format_time(query.created_after))
+        if query.created_before is not None:
+            high = docid_floor(query.created_before + timedelta(milliseconds=1))
+            where.append("i.created_at < ?")
+            params.append(format_time(query.created_before))
+        if after is not None:
+            bound = docid_floor(after.created_at + timedelta(milliseconds=1))
+            high = bound if high is None else min(high, bound)
+            where.append("(i.created_at, i.image_id) < (?, ?)")
+            params.extend([format_time(after.created_at), after.image_id])
+        if docids is not None:
+            low = docids[0] if low is None else max(low, docids[0])
+            high = docids[1] if high is None else min(high, docids[1])
+        if low is not None:
+            where.append("f.rowid >= ?")
+            params.append(low)
+        if high is not None:
+            where.append("f.rowid < ?")
+            params.append(high)
+        sql = (
+            f"SELECT {SELECT_COLUMNS}, i.docid FROM image_text f "
+            f"CROSS JOIN images i INDEXED BY images_by_docid ON i.docid = f.rowid "
+            f"WHERE {' AND '.join(where)} ORDER BY f.rowid DESC"
+        )
+        return (f"{sql} LIMIT ?", [*params, limit]) if limit is not None else (sql, params)
 
     def sql(self, query: ImageQuery, limit: int, after: Keyset | None) -> tuple[str, list[Any]]:
         """The SQL for up to ``limit`` rows of ``query`` after the keyset ``after``.
@@ -115,11 +235,15 @@ class SqliteListPlanner:
         counts = self._counts([("tag", t) for t in tags])
         return min(tags, key=lambda t: counts.get(("tag", t), 0))
 
-    def _counts(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    def _counts(
+        self, pairs: Sequence[tuple[str, str]], conn: sqlite3.Connection | None = None
+    ) -> dict[tuple[str, str], int]:
+        if conn is None:
+            with self._db.read() as conn:
+                return self._counts(pairs, conn)
         placeholders = " OR ".join("(facet = ? AND value = ?)" for _ in pairs)
-        with self._db.read() as conn:
-            rows = conn.execute(
-                f"SELECT facet, value, n FROM facet_counts WHERE {placeholders}",
-                [v for pair in pairs for v in pair],
-            ).fetchall()
+        rows = conn.execute(
+            f"SELECT facet, value, n FROM facet_counts WHERE {placeholders}",
+            [v for pair in pairs for v in pair],
+        ).fetchall()
         return {(f, v): n for f, v, n in rows}

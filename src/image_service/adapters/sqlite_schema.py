@@ -13,11 +13,16 @@ nothing so far needed an existing table to change. ``open_database`` is the one 
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 from image_service.adapters.sqlite_db import SqliteDatabase
+from image_service.adapters.sqlite_search import SEARCH_SCHEMA, index_all
 
-SCHEMA_VERSION = 2
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -141,5 +146,27 @@ COLUMNS = (
 def open_database(path: Path, *, busy_timeout_ms: int = 10_000) -> SqliteDatabase:
     """The database file at ``path`` with the current schema: what every SQLite adapter takes."""
     db = SqliteDatabase(path, busy_timeout_ms=busy_timeout_ms)
-    db.script(f"{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};")
+    db.script(SCHEMA)
+    _migrate(db)
     return db
+
+
+def _migrate(db: SqliteDatabase) -> None:
+    """Bring a database of an older version to ``SCHEMA_VERSION`` (a new file is version 0)."""
+    with db.write() as conn:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version >= SCHEMA_VERSION:
+            return
+        started = time.monotonic()
+        if "docid" not in {row[1] for row in conn.execute("PRAGMA table_info(images)")}:
+            conn.execute("ALTER TABLE images ADD COLUMN docid INTEGER")
+        for statement in SEARCH_SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        indexed = index_all(conn)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    if indexed:
+        log.info(
+            "catalog upgraded to schema version %d: %d images made searchable in %.1f s",
+            SCHEMA_VERSION, indexed, time.monotonic() - started,
+        )  # fmt: skip

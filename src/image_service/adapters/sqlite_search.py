@@ -1,0 +1,183 @@
+"""Text search on the embedded backend: the FTS5 index of titles and descriptions, kept in the
+same transaction as the image rows, and the MATCH expressions that query it.
+
+The index holds the words of ``domain.text`` (already case-folded, accents dropped), so FTS5's
+tokenizer only splits on the spaces between them and SQLite cannot disagree with the other
+backends about what a word is. ``prefix='1 2 3'`` adds prefix indexes, so a last word of one to
+three letters (search as you type) reads one doclist instead of merging thousands.
+
+**Docids in list order.** A list is newest first, and FTS5 reads a MATCH fastest in its rowid
+order. So an image's FTS rowid (``images.docid``) is its creation time in milliseconds shifted
+left by ``DOCID_BITS``, plus a sequence within the millisecond: ``ORDER BY rowid DESC`` is
+newest first, exact to the millisecond. Within one millisecond the sequence is insertion order,
+not ``image_id`` order, so the list planner completes the last millisecond of a page and sorts
+it (``sqlite_listing``): a handful of rows at most.
+
+**Word counts** (``facet_counts`` rows ``('word', w)``, one per image whose title or description
+holds ``w``) let the planner choose between driving from the text index and driving from a
+facet index with the text as a per-row probe.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from image_service.domain.models import Image, parse_time
+from image_service.domain.text import BOTH_FIELDS, TextSearch, distinct_words, words
+
+DOCID_BITS = 20  # a million images per millisecond
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+MAX_PREFIX_COUNT_ROWS = 500  # a prefix's estimate sums at most this many words' counts
+
+SEARCH_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS image_text USING fts5(
+    title, description, prefix = '1 2 3', tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS images_by_docid ON images (docid);
+"""
+
+
+def millis(at: datetime) -> int:
+    return (at - _EPOCH) // _MS
+
+
+def docid_floor(at: datetime) -> int:
+    """The smallest docid of the millisecond ``at`` falls in."""
+    return millis(at) << DOCID_BITS
+
+
+def next_docid(conn: sqlite3.Connection, created_at: datetime) -> int:
+    low = docid_floor(created_at)
+    (top,) = conn.execute(
+        "SELECT MAX(docid) FROM images WHERE docid >= ? AND docid < ?", (low, low + (1 << DOCID_BITS))
+    ).fetchone()
+    return low if top is None else int(top) + 1
+
+
+def index_image(conn: sqlite3.Connection, image: Image) -> None:
+    """Give a new images row its docid and text entry, and count its words."""
+    docid = next_docid(conn, image.created_at)
+    conn.execute("UPDATE images SET docid = ? WHERE image_id = ?", (docid, image.image_id))
+    conn.execute(
+        "INSERT INTO image_text (rowid, title, description) VALUES (?, ?, ?)",
+        (docid, " ".join(words(image.title)), " ".join(words(image.description))),
+    )
+    _count(conn, _vocabulary(image.title, image.description), +1)
+
+
+def reindex_text(conn: sqlite3.Connection, image: Image, old_title: str, old_description: str) -> None:
+    """After an update: the text entry and word counts follow the new title and description."""
+    if (old_title, old_description) == (image.title, image.description):
+        return
+    conn.execute(
+        "UPDATE image_text SET title = ?, description = ? "
+        "WHERE rowid = (SELECT docid FROM images WHERE image_id = ?)",
+        (" ".join(words(image.title)), " ".join(words(image.description)), image.image_id),
+    )
+    before = _vocabulary(old_title, old_description)
+    after = _vocabulary(image.title, image.description)
+    _count(conn, before - after, -1)
+    _count(conn, after - before, +1)
+
+
+def unindex_image(conn: sqlite3.Connection, image_id: str) -> None:
+    """Before the images row is deleted: its text entry and word counts go."""
+    row = conn.execute(
+        "SELECT docid, title, description FROM images WHERE image_id = ?", (image_id,)
+    ).fetchone()
+    if row is None or row[0] is None:
+        return
+    conn.execute("DELETE FROM image_text WHERE rowid = ?", (row[0],))
+    _count(conn, _vocabulary(row[1], row[2]), -1)
+
+
+def index_all(conn: sqlite3.Connection, batch: int = 5000) -> int:
+    """Index every image that has no docid yet (the migration of an older database), oldest
+    first so docids follow creation order, in batches so memory stays flat on a large file;
+    returns how many were indexed."""
+    counts: Counter[str] = Counter()
+    last_ms, sequence, done = None, 0, 0
+    position = ("", "")
+    while True:
+        rows = conn.execute(
+            "SELECT image_id, created_at, title, description FROM images INDEXED BY images_by_created "
+            "WHERE docid IS NULL AND (created_at, image_id) > (?, ?) ORDER BY created_at, image_id LIMIT ?",
+            (position[1], position[0], batch),
+        ).fetchall()
+        if not rows:
+            break
+        for image_id, created_at, title, description in rows:
+            ms = millis(parse_time(created_at))
+            sequence = sequence + 1 if ms == last_ms else 0
+            last_ms = ms
+            docid = (ms << DOCID_BITS) + sequence
+            conn.execute("UPDATE images SET docid = ? WHERE image_id = ?", (docid, image_id))
+            conn.execute(
+                "INSERT INTO image_text (rowid, title, description) VALUES (?, ?, ?)",
+                (docid, " ".join(words(title)), " ".join(words(description))),
+            )
+            counts.update(_vocabulary(title, description))
+        done += len(rows)
+        position = (rows[-1][0], rows[-1][1])
+    conn.executemany(
+        "INSERT INTO facet_counts VALUES ('word', ?, ?) ON CONFLICT (facet, value) DO UPDATE SET n = n + ?",
+        [(w, n, n) for w, n in counts.items()],
+    )
+    return done
+
+
+def match_expression(searches: Iterable[TextSearch]) -> str:
+    """The FTS5 MATCH of every search ANDed: whole words quoted, the last one as a prefix.
+    Words are letters and digits only (``domain.text``), so quoting them is all the escaping
+    FTS5 syntax needs."""
+    terms = []
+    for search in searches:
+        columns = "{title description}" if search.fields == BOTH_FIELDS else f"{{{search.fields[0]}}}"
+        terms += [f'{columns} : "{word}"' for word in search.exact]
+        terms.append(f'{columns} : "{search.prefix}"*')
+    return " AND ".join(terms)
+
+
+def estimate(conn: sqlite3.Connection, searches: Iterable[TextSearch]) -> int:
+    """At most how many images match: the fewest images holding one of the words."""
+    best: int | None = None
+    for search in searches:
+        for word in search.exact:
+            row = conn.execute(
+                "SELECT n FROM facet_counts WHERE facet = 'word' AND value = ?", (word,)
+            ).fetchone()
+            best = _least(best, row[0] if row else 0)
+        (total,) = conn.execute(
+            "SELECT COALESCE(SUM(n), 0) FROM (SELECT n FROM facet_counts "
+            "WHERE facet = 'word' AND value >= ? AND value < ? LIMIT ?)",
+            (search.prefix, search.prefix + "\U0010ffff", MAX_PREFIX_COUNT_ROWS),
+        ).fetchone()
+        best = _least(best, int(total))
+    return 0 if best is None else best
+
+
+def _least(best: int | None, value: int) -> int:
+    return value if best is None else min(best, value)
+
+
+def _vocabulary(title: str, description: str) -> set[str]:
+    return {*distinct_words(title), *distinct_words(description)}
+
+
+def _count(conn: sqlite3.Connection, vocabulary: set[str], delta: int) -> None:
+    if not vocabulary:
+        return
+    if delta > 0:
+        conn.executemany(
+            "INSERT INTO facet_counts VALUES ('word', ?, 1) "
+            "ON CONFLICT (facet, value) DO UPDATE SET n = n + 1",
+            [(w,) for w in vocabulary],
+        )
+    else:
+        conn.executemany(
+            "UPDATE facet_counts SET n = n - 1 WHERE facet = 'word' AND value = ?", [(w,) for w in vocabulary]
+        )
