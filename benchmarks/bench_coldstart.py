@@ -6,6 +6,10 @@ of the aws backend pointed at DynamoDB Local + moto started here:
 - ``GET /health`` as an API Gateway HTTP API (v2) event: import, app and adapters, no AWS call;
 - ``GET /images/{id}`` of a public image (uploaded beforehand): also boto3, one DynamoDB client
   (GetItem) and one S3 client (the presigned URL, computed locally);
+- ``GET /images/{id}/content?w=256`` of the same image, a rendition the warm-up round made and
+  stored: a read as well. ``python -X importtime`` says which imaging libraries (pyvips and its
+  libvips binding, Pillow) the handler import, the cold GET and the cold rendition read load:
+  reads should load none;
 - references in the same run: ``python -c pass`` (the interpreter and site-packages alone) and
   the import of ``image_service.lambda_handler`` alone; the same ``GET /health`` with no usable
   ``.pyc`` (``PYTHONPYCACHEPREFIX`` at an empty folder, writes off): what a deployment package
@@ -66,10 +70,15 @@ PACKAGED = f"packaged zip, Python {LAMBDA_PYTHON}"
 LAMBDA_FLOOR = f"{PACKAGED}: python -c pass (interpreter floor)"
 # The machine names Python reports, as Lambda names the architecture.
 LAMBDA_ARCHES: dict[str, Arch] = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+# A stored rendition (the warm-up round makes it): a read, which must not load libvips either.
+RENDITION_LABEL = "GET /images/{id}/content?w=256 (stored)"
+# The imaging libraries a cold start should not load for a read (only renditions and uploads do).
+IMAGING_MODULES = ("pyvips", "_libvips", "PIL")
 # The probes whose own timings are reported (the keys of details["inside"]), and their rows.
 INSIDE_LABELS = {
     "health": "GET /health",
     "get": "GET /images/{id}",
+    "rendition": RENDITION_LABEL,
     "packaged-health": f"{PACKAGED}: GET /health",
     "packaged-get": f"{PACKAGED}: GET /images/{{id}}",
 }
@@ -90,14 +99,14 @@ print(json.dumps({"handler": lambda_handler.__file__, "elsewhere": elsewhere}))
 """
 
 
-def api_gateway_v2(path: str) -> dict[str, Any]:
+def api_gateway_v2(path: str, query: str = "") -> dict[str, Any]:
     """A minimal HTTP API (payload 2.0) event for a GET, as API Gateway sends it."""
     host = "abc123.execute-api.us-east-1.amazonaws.com"
     return {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "headers": {"host": host, "accept": "application/json", "user-agent": "bench",
                     "x-forwarded-proto": "https"},
         "requestContext": {
@@ -290,7 +299,11 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         work = Path(tmp)
         ctx = aws_context(settings_for(emu.env()), clients_for(emu))
         (image,) = upload_images(ctx, ADMIN, [UploadDraft(noisy_jpeg(50_000), user_id="alice")])
-        events = {"health": api_gateway_v2("/health"), "get": api_gateway_v2(f"/images/{image.image_id}")}
+        events = {
+            "health": api_gateway_v2("/health"),
+            "get": api_gateway_v2(f"/images/{image.image_id}"),
+            "rendition": api_gateway_v2(f"/images/{image.image_id}/content", "w=256"),
+        }
         for name, event in events.items():
             (work / f"{name}.json").write_text(json.dumps(event))
         env = {**_clean(os.environ), **emu.env(), "IMAGE_SERVICE_AUTH": "api-key"}
@@ -300,8 +313,13 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         python = sys.executable
         probe = [python, str(PROBE)]
         health, get = str(work / "health.json"), str(work / "get.json")
+        rendition = str(work / "rendition.json")
         timer = "hyperfine" if hyperfine else "a subprocess timer"
-        probes = {"health": ([*probe, health], env), "get": ([*probe, get], env)}
+        probes = {
+            "health": ([*probe, health], env),
+            "get": ([*probe, get], env),
+            "rendition": ([*probe, rendition], env),
+        }
         commands = [
             ("python -c pass (interpreter floor)", [python, "-c", "pass"], env),
             ("import fastapi only (the framework)", [python, "-c", IMPORT_FASTAPI], env),
@@ -311,6 +329,8 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
             ("cold start + GET /images/{id}", [*probe, get, "--record", str(work / "get.jsonl")], env),
             ("cold start + GET /health, no .pyc", [*probe, health], env_no_pyc),
             ("cold start + GET /health + teardown", [*probe, health, "--teardown"], env),
+            (f"cold start + {RENDITION_LABEL}",
+             [*probe, rendition, "--record", str(work / "rendition.jsonl")], env),
         ]  # fmt: skip
         try:
             lambda_python, lambda_env, lambda_facts = packaged(work, env, Path(get), log)
@@ -338,6 +358,7 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         sampled = max(3, runs // 2)
         imports = importtime(["-c", IMPORT_ONLY], env, work, sampled)
         imports_get = importtime([str(PROBE), get], env, work, sampled)
+        imports_rendition = importtime([str(PROBE), rendition], env, work, sampled)
         boto = boto3_costs(env, work, sampled)
     result.details.update(
         versions=versions,
@@ -352,8 +373,19 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
         # (module, self us, cumulative us, depth), medians, in import order
         importtime_handler=imports,
         importtime_cold_get=imports_get,
+        importtime_cold_rendition=imports_rendition,
     )
     result.tables, result.targets = _report(series, inside, imports, imports_get, boto)
+    result.tables[-1].notes.append(
+        "imaging libraries ("
+        + ", ".join(IMAGING_MODULES)
+        + ") loaded by: the handler import "
+        + _imaging(imports)
+        + "; a cold GET /images/{id} "
+        + _imaging(imports_get)
+        + f"; a cold {RENDITION_LABEL} "
+        + _imaging(imports_rendition)
+    )
     return result
 
 
@@ -364,6 +396,12 @@ def _clean(environ: os._Environ[str]) -> dict[str, str]:
         for k, v in environ.items()
         if not k.startswith(("IMAGE_SERVICE_", "AWS_", "PYTHON")) and k not in ("BUCKET_NAME", "TABLE_NAME")
     }
+
+
+def _imaging(rows: list[tuple[str, int, int, int]]) -> str:
+    """Which IMAGING_MODULES an importtime list holds, with their cumulative ms; "none" if none."""
+    loaded = [(module, cumulative) for module, _, cumulative, _ in rows if module in IMAGING_MODULES]
+    return ", ".join(f"{module} ({cumulative / 1000:.0f} ms)" for module, cumulative in loaded) or "none"
 
 
 def _by_package(rows: list[tuple[str, int, int, int]]) -> list[tuple[str, int]]:

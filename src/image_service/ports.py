@@ -35,6 +35,17 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove the object; deleting a missing key is not an error."""
 
+    def put_new(self, key: str, data: bytes, content_type: str) -> bool:
+        """Store ``data`` only if no object exists under ``key``, atomically across processes:
+        True when this call stored it, False when one existed (it is kept unchanged). Of
+        concurrent calls on one key, exactly one returns True."""
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``; how many were deleted (0 when
+        none). ``prefix`` names a folder, ``~<namespace>/<folder>/`` or ``~<namespace>/``, as
+        the service makes them (domain.renditions); ValueError for an empty prefix, and a store
+        may refuse any other (the filesystem lays out only those as directories)."""
+
     def ping(self) -> None:
         """Raise BackendUnavailable unless the store answers."""
 
@@ -96,6 +107,14 @@ class UrlSigner(Protocol):
     def verify_upload(self, image_id: str, *, expires: int, signature: str, now: datetime) -> bool:
         """True only for an unaltered, unexpired upload URL (when the service receives the bytes)."""
 
+    def service_url(self, path: str) -> str:
+        """The service's own URL of ``path`` (a path with its query): absolute when the public
+        base URL is known, else the path, which the API makes absolute."""
+
+    def presign_blob(self, key: str, *, content_type: str, disposition: str, expires_in: int) -> str | None:
+        """A URL that fetches the object under ``key`` from storage itself, answered with these
+        headers; None when storage has no URLs of its own (the service serves the bytes)."""
+
 
 class PendingUploads(Protocol):
     """Direct uploads between their start and their completion."""
@@ -144,6 +163,10 @@ class BlobInventory(Protocol):
 
     def ref(self, key: str) -> str:
         """The name ``inventory`` lists the object of ``key`` under."""
+
+    def folder_ref(self, prefix: str) -> str:
+        """What the ref of every object under the folder ``prefix`` (as ``delete_prefix`` takes
+        it) starts with, and no other object's ref."""
 
     def inventory(self) -> Iterator[StoredBlob]:
         """Every stored object, including ones no image points at."""

@@ -5,6 +5,10 @@ An audit hook counts every `socket.connect` and `socket.getaddrinfo`: importing 
 (no boto3 calls, no `describe_table`, no secret fetched), so a cold start costs no round trip and
 an unreachable backend cannot break the import. With S3 and DynamoDB pointed at a closed port the
 import still succeeds, /health still answers, and requests that need storage get a clean 503.
+
+Nor do the import and the plain reads (health, list, view, the original's content) load an
+imaging library: pyvips (and libvips with it) or Pillow. Only a rendition or an upload needs one,
+and a cold start that loads them pays for it on every GET (bench_coldstart.py).
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import Any
 
-from api_helpers import b64, png, unique
+from api_helpers import b64, jpeg, png, unique
 from apigw import HttpRequest, Reply, http_api_event, reply_from, rest_api_event
-from lambda_helpers import Stack, assert_error, function_env
+from lambda_helpers import Stack, assert_error, function_env, upload
 from settings_env import settings_variables
 
 from image_service.devtools.emulator import free_port
@@ -34,21 +39,32 @@ def audit(event, args):
 sys.addaudithook(audit)
 import image_service.lambda_handler as lambda_handler
 
+def imaging():
+    return sorted({m.partition(".")[0] for m in sys.modules} & {"pyvips", "_libvips", "PIL"})
+
 at_import = list(network)
+imaging_at_import = imaging()
 events = json.load(sys.stdin)
 results = []
 for event in events:
     before = len(network)
-    results.append({"result": lambda_handler.handler(event, None), "network": len(network) - before})
-print(json.dumps({"at_import": at_import, "results": results}))
+    result = lambda_handler.handler(event, None)
+    results.append({"result": result, "network": len(network) - before, "imaging": imaging()})
+print(json.dumps({"at_import": at_import, "imaging_at_import": imaging_at_import, "results": results}))
 """
 
 
-def cold_start(
-    env: dict[str, str], events: list[dict[str, Any]]
-) -> tuple[list[str], list[tuple[Reply, int]]]:
+@dataclass(frozen=True)
+class ColdStart:
+    at_import: list[str]  # the network calls the import made
+    replies: list[tuple[Reply, int]]  # each event's reply, and the network calls it made
+    imaging_at_import: list[str]  # the imaging libraries (pyvips, _libvips, PIL) the import loaded
+    imaging: list[list[str]]  # ... and loaded by the end of each event
+
+
+def run_cold(env: dict[str, str], events: list[dict[str, Any]]) -> ColdStart:
     """Import the handler in a new interpreter (warnings are errors there too) and invoke it once
-    per event; the network calls made by the import, and each reply with its call count."""
+    per event."""
     inherited = {k: v for k, v in os.environ.items() if k not in settings_variables() and k != "AWS_PROFILE"}
     completed = subprocess.run(
         [sys.executable, "-W", "error", "-c", COLD_START],
@@ -65,7 +81,16 @@ def cold_start(
         (reply_from("v2" if "version" in event else "v1", event, r["result"]), r["network"])
         for event, r in zip(events, output["results"], strict=True)
     ]
-    return output["at_import"], replies
+    imaging = [r["imaging"] for r in output["results"]]
+    return ColdStart(output["at_import"], replies, output["imaging_at_import"], imaging)
+
+
+def cold_start(
+    env: dict[str, str], events: list[dict[str, Any]]
+) -> tuple[list[str], list[tuple[Reply, int]]]:
+    """The network calls made by the import, and each reply with its call count."""
+    run = run_cold(env, events)
+    return run.at_import, run.replies
 
 
 def test_import_makes_no_network_call_then_serves(stack: Stack) -> None:
@@ -115,3 +140,40 @@ def test_unreachable_backend_fails_requests_not_the_import(stack: Stack) -> None
     assert_error(content, 503)
     assert deep.status == 503
     assert deep.json()["status"] != "healthy"
+
+
+def test_plain_reads_load_no_imaging_library(stack: Stack) -> None:
+    data = jpeg(32, 24)
+    name = f"{unique('cold')}.jpg"
+    image_id = upload(stack.client("v2", "admin"), data, user_id="alice", name=name)["image_id"]
+    admin = [("x-api-key", stack.admin_key)]
+    # A rendition made (and stored) by a warm handler: reading it back cold loads no engine.
+    made = stack.client("v2", "admin").get(f"/images/{image_id}/content", params={"w": "64"})
+    assert made.status == 200, made.text
+    reads = [
+        http_api_event(HttpRequest("GET", "/health")),
+        rest_api_event(HttpRequest("GET", "/images", [("limit", "5")], admin)),
+        http_api_event(HttpRequest("GET", f"/images/{image_id}", headers=admin)),
+        http_api_event(HttpRequest("GET", f"/images/{image_id}/content", headers=admin)),
+        rest_api_event(HttpRequest("GET", f"/{name}")),
+        http_api_event(HttpRequest("GET", f"/images/{image_id}/content", [("w", "64")], admin)),
+    ]
+    upload_event = http_api_event(
+        HttpRequest(
+            "POST",
+            "/images",
+            headers=[*admin, ("content-type", "application/json")],
+            body=json.dumps({"user_id": "alice", "image_data": b64(png(12, 10))}).encode(),
+        )
+    )
+    run = run_cold(function_env(stack.resources), [*reads, upload_event])
+    *read_replies, (created, _) = run.replies
+    assert [reply.status for reply, _ in read_replies] == [200] * len(reads), [
+        reply.text for reply, _ in read_replies
+    ]
+    assert read_replies[3][0].body == data
+    assert run.imaging_at_import == []
+    assert run.imaging[: len(reads)] == [[]] * len(reads)
+    # The check can fail: the upload, which inspects the image, does load an imaging library.
+    assert created.status == 201, created.text
+    assert run.imaging[-1] != []

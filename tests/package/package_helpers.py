@@ -44,6 +44,36 @@ print(json.dumps({
     "handler_file": lambda_handler.__file__,
     "elsewhere": elsewhere,
     "excluded": sorted(m for m in sys.modules if m.partition(".")[0] in sys.argv[2].split(",")),
+    "loaded": sorted({m.partition(".")[0] for m in sys.modules}),
+}))
+"""
+
+# The imaging engine, run by the bare interpreter from the artifact alone: the service's
+# rendition maker (imaging/render.py) on libvips (pyvips-binary's, through its compiled binding)
+# decodes the image on stdin and makes a rendition in each format the rendition route answers
+# with. Prints the renditions (base64, with their content types) and which libvips was loaded.
+RENDER = """
+import base64, json, sys
+
+task_root = sys.argv[1]
+sys.path.insert(0, task_root)
+import pyvips
+from image_service.imaging.render import RenderSpec, render
+
+data = sys.stdin.buffer.read()
+renditions = {}
+for fmt in sys.argv[2].split(","):
+    made = render(data, RenderSpec(width=int(sys.argv[3]), height=None, format=fmt))
+    renditions[fmt] = {"content_type": made.content_type, "data": base64.b64encode(made.data).decode()}
+with open("/proc/self/maps") as maps:
+    mapped = {line.split()[-1] for line in maps}
+libvips = sorted(path for path in mapped if path.rpartition("/")[2].startswith("libvips"))
+print(json.dumps({
+    "renditions": renditions,
+    "api_mode": pyvips.API_mode,
+    "version": [pyvips.version(0), pyvips.version(1)],
+    "pyvips_file": pyvips.__file__,
+    "libvips": libvips,
 }))
 """
 
@@ -60,6 +90,7 @@ class Invocation:
     handler_file: str
     elsewhere: list[str]  # modules loaded from neither the artifact nor the standard library
     excluded: list[str]  # EXCLUDED_MODULES that got imported
+    loaded: list[str]  # every top-level module imported, the standard library's included
 
 
 def host_arch() -> Arch:
@@ -108,4 +139,22 @@ def invoke(
     replies = [
         reply_from("v2", event, result) for event, result in zip(events, output["results"], strict=True)
     ]
-    return Invocation(replies, output["handler_file"], output["elsewhere"], output["excluded"])
+    return Invocation(
+        replies, output["handler_file"], output["elsewhere"], output["excluded"], output["loaded"]
+    )
+
+
+def render(python: Path, task_root: Path, data: bytes, formats: list[str], size: int) -> dict[str, Any]:
+    """Renditions of ``data`` in a new, isolated interpreter (warnings are errors) with only the
+    artifact on its path: RENDER's output."""
+    completed = subprocess.run(
+        [str(python), "-I", "-W", "error", "-c", RENDER, str(task_root), ",".join(formats), str(size)],
+        input=data,
+        env={"LANG": "C.UTF-8"},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode(errors="replace")[-3000:]
+    result: dict[str, Any] = json.loads(completed.stdout.decode().strip().splitlines()[-1])
+    return result

@@ -1,6 +1,7 @@
 """The artifact as shipped (arm64, the default): its compiled files are for aarch64 and CPython
-3.12 whatever machine builds it, it is the same bytes every time, it is within the size budget,
-and it carries only the botocore models the service uses and none of the development tools."""
+3.12 whatever machine builds it (libvips, the imaging engine, included, as in the x86_64 one), it is
+the same bytes every time, it is within the size budget, and it carries only the botocore models
+the service uses and none of the development tools."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from package_helpers import Built, build
+from package_helpers import Built
 
 from image_service.deploy.archive import ZIP_EPOCH
 from image_service.deploy.package import (
@@ -24,14 +25,15 @@ from image_service.deploy.package import (
     runtime_requirements,
     trim,
 )
-from image_service.deploy.targets import TARGETS, PlatformMismatch, check_extensions, is_shared_object
+from image_service.deploy.targets import (
+    TARGETS,
+    PlatformMismatch,
+    check_extensions,
+    elf_machine,
+    is_shared_object,
+)
 
 EM_AARCH64 = 0xB7
-
-
-@pytest.fixture(scope="module")
-def arm64(tmp_path_factory: pytest.TempPathFactory, target_python: Path) -> Built:
-    return build(tmp_path_factory, "arm64")
 
 
 def test_compiled_files_are_for_aarch64_and_cpython_312(arm64: Built) -> None:
@@ -42,13 +44,45 @@ def test_compiled_files_are_for_aarch64_and_cpython_312(arm64: Built) -> None:
             assert header[:4] == b"\x7fELF", name
             assert header[4] == 2 and header[5] == 1, f"{name}: not 64-bit little-endian"
             assert int.from_bytes(header[18:20], "little") == EM_AARCH64, name
-    extensions = {n for n in compiled if not n.split("/")[-2].endswith(".libs")}
+    extensions = {n for n in compiled if not Path(n).parent.name.endswith(".libs")}
     assert extensions and all(
         n.endswith((".cpython-312-aarch64-linux-gnu.so", ".abi3.so")) for n in extensions
     )
     assert "pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so" in extensions
     assert "PIL/_imaging.cpython-312-aarch64-linux-gnu.so" in extensions
+    assert {"_libvips.abi3.so", "_cffi_backend.cpython-312-aarch64-linux-gnu.so"} <= extensions
     assert arm64.report.extensions == len(compiled)
+
+
+@pytest.mark.parametrize("artifact", ["arm64", "built"])
+def test_the_imaging_engine_is_in_both_artifacts_for_their_machine(
+    artifact: str, request: pytest.FixtureRequest
+) -> None:
+    """pyvips-binary's binding and the libvips it bundles (everything libvips links, in one .so)
+    are in the zip of each architecture, for that machine: the arm64 one and this machine's."""
+    built: Built = request.getfixturevalue(artifact)
+    machine = TARGETS[built.report.arch].elf_machine
+    root = built.task_root
+    libvips = sorted((root / "pyvips_binary.libs").glob("libvips-*.so.*"))
+    assert len(libvips) == 1, libvips
+    for binary in (root / "_libvips.abi3.so", *libvips, *root.glob("_cffi_backend.cpython-312-*.so")):
+        assert elf_machine(binary) == machine, binary
+    assert (root / "pyvips" / "__init__.py").is_file()
+    assert not list(root.glob("pyvips/*.so")), "pyvips itself is pure Python: its wheel was built compiled"
+
+
+def test_the_check_refuses_a_bundled_library_for_another_machine(arm64: Built, tmp_path: Path) -> None:
+    """A vendored library (``<package>.libs/``) carries no ABI tag, but its machine is checked all
+    the same: libvips for x86_64 in an arm64 artifact is refused."""
+    (libvips,) = (arm64.task_root / "pyvips_binary.libs").glob("libvips-*.so.*")
+    tree = tmp_path / "tree"
+    (tree / libvips.parent.name).mkdir(parents=True)
+    header = bytearray(libvips.read_bytes()[:64])
+    header[18:20] = TARGETS["x86_64"].elf_machine.to_bytes(2, "little")
+    (tree / libvips.parent.name / libvips.name).write_bytes(bytes(header))
+    with pytest.raises(PlatformMismatch, match=rf"{libvips.name}: e_machine 0x3e, expected 0xb7"):
+        check_extensions(tree, TARGETS["arm64"], "3.12")
+    assert check_extensions(tree, TARGETS["x86_64"], "3.12") == 1
 
 
 def test_the_check_refuses_another_machine_or_python(arm64: Built) -> None:

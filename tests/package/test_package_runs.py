@@ -1,12 +1,15 @@
 """The artifact for this machine's architecture runs: a bare Python 3.12 imports the handler from
 the unzipped zip alone and answers API Gateway (HTTP API) events, on the aws backend against the
-emulators, so the trimmed botocore models are exercised for S3, DynamoDB and Secrets Manager.
+emulators, so the trimmed botocore models are exercised for S3, DynamoDB and Secrets Manager; and
+the imaging engine (pyvips, libvips) makes renditions from the artifact alone.
 
 The artifact's bytecode is what the runtime loads: no .pyc is written or rewritten while it runs.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import secrets
 import subprocess
@@ -15,22 +18,13 @@ from pathlib import Path
 
 import boto3
 import pytest
-from api_helpers import b64, png, unique
+from api_helpers import b64, jpeg, png, unique
 from apigw import HttpRequest, http_api_event
 from aws_emulators import AwsResources, fresh_resources
-from package_helpers import EXCLUDED_MODULES, Built, bare_python, build, host_arch, invoke, snapshot
+from package_helpers import EXCLUDED_MODULES, Built, invoke, render, snapshot
+from PIL import Image
 
 from image_service.devtools.emulator import CREDENTIALS, REGION, free_port
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, target_python: Path) -> Built:
-    return build(tmp_path_factory, host_arch())
-
-
-@pytest.fixture(scope="module")
-def python(tmp_path_factory: pytest.TempPathFactory, target_python: Path) -> Path:
-    return bare_python(target_python, tmp_path_factory.mktemp("lambda-venv") / "venv")
 
 
 def aws_env(bucket: str, table: str, endpoint: str) -> dict[str, str]:
@@ -57,6 +51,29 @@ def test_health(built: Built, python: Path, tmp_path: Path) -> None:
     assert run.handler_file == str(built.task_root / "image_service" / "lambda_handler.py")
     assert run.elsewhere == []
     assert run.excluded == []
+    # The engine loads on the first rendition or upload that needs it, not for every cold start.
+    assert not {"pyvips", "_libvips"} & set(run.loaded)
+    assert snapshot(built.task_root) == before, "the runtime wrote bytecode: the artifact's was not used"
+
+
+def test_the_engine_makes_renditions_from_the_artifact_alone(built: Built, python: Path) -> None:
+    """The service's rendition maker, pyvips (pure Python, its wheel built from the sdist), its
+    binding and libvips (pyvips-binary's manylinux wheel) all load from the unzipped zip and make
+    a 256-pixel rendition of a JPEG in every output format, each of which Pillow here reads back."""
+    before = snapshot(built.task_root)
+    source = jpeg(640, 480)
+    formats = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
+    result = render(python, built.task_root, source, list(formats), 256)
+    assert result["pyvips_file"] == str(built.task_root / "pyvips" / "__init__.py")
+    assert result["api_mode"] is True  # the compiled binding (_libvips), not the ABI-mode fallback
+    (libvips,) = result["libvips"]
+    assert libvips.startswith(str(built.task_root / "pyvips_binary.libs")), libvips
+    assert result["version"][0] == 8
+    for fmt, pillow_format in formats.items():
+        made = result["renditions"][fmt]
+        assert made["content_type"] == f"image/{fmt}"
+        with Image.open(io.BytesIO(base64.b64decode(made["data"]))) as image:
+            assert (image.format, image.size) == (pillow_format, (256, 192)), fmt
     assert snapshot(built.task_root) == before, "the runtime wrote bytecode: the artifact's was not used"
 
 

@@ -1,7 +1,8 @@
 """Signed URLs for the embedded backend: the service signs them and serves them itself.
 
 The URL is the content route with ``expires`` (Unix time), ``download`` and an HMAC over the
-image id and both values; changing any of them, or waiting past ``expires``, breaks it.
+image id and both values; changing any of them, or waiting past ``expires``, breaks it. (Signed
+rendition URLs are the service's own on every backend: services/rendition_urls.py.)
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ class LocalUrlSigner:
         if expires < now.timestamp():
             return False
         return self._signer.verify(UPLOAD_PURPOSE, f"{image_id}\n{expires}", signature)
+
+    def service_url(self, path: str) -> str:
+        return f"{self._base_url}{path}"
+
+    def presign_blob(self, key: str, *, content_type: str, disposition: str, expires_in: int) -> str | None:
+        return None  # files have no URL of their own: the service serves them
 
 
 def _message(image_id: str, expires: int, download: bool) -> str:

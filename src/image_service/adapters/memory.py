@@ -28,9 +28,17 @@ class InMemoryBlobStore:
     def __init__(self) -> None:
         self.objects: dict[str, tuple[bytes, str]] = {}
         self.modified: dict[str, datetime] = {}  # set by tests that need young objects
+        self._lock = threading.Lock()
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.objects[key] = (bytes(data), content_type)
+
+    def put_new(self, key: str, data: bytes, content_type: str) -> bool:
+        with self._lock:
+            if key in self.objects:
+                return False
+            self.objects[key] = (bytes(data), content_type)
+            return True
 
     def get(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
         try:
@@ -44,11 +52,23 @@ class InMemoryBlobStore:
     def delete(self, key: str) -> None:
         self.objects.pop(key, None)
 
+    def delete_prefix(self, prefix: str) -> int:
+        if not prefix:
+            raise ValueError("an empty prefix would name every object")
+        with self._lock:
+            doomed = [key for key in self.objects if key.startswith(prefix)]
+            for key in doomed:
+                del self.objects[key]
+            return len(doomed)
+
     def exists(self, key: str) -> bool:
         return key in self.objects
 
     def ref(self, key: str) -> str:
         return key
+
+    def folder_ref(self, prefix: str) -> str:
+        return prefix
 
     def inventory(self) -> Iterator[StoredBlob]:
         for key, (data, _) in list(self.objects.items()):

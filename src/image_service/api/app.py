@@ -72,6 +72,7 @@ def create_app(
             operation_id=f"{method.lower()}ContentByName",
             summary=f"{'Get' if method == 'GET' else 'Head'} an image's bytes by its unique name",
             responses=content.BINARY,
+            openapi_extra=content.RENDITION_QUERY,
         )
     # Each path template with its methods, for the Allow header of a 405 (errors.allowed_methods):
     # FastAPI keeps an included router as one route object, which names no path of its own.

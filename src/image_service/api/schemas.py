@@ -107,8 +107,18 @@ class UploadOut(BaseModel):
     images: list[ImageOut] | None = None
 
 
+class ListedImageOut(ImageOut):
+    """An image in a list answer: its metadata and a URL of its thumbnail."""
+
+    thumbnail_url: str = Field(
+        description="The 256-pixel rendition (`w=256`, format auto), for an `<img>` as it is: the"
+        " content URL for a public image, a signed URL (valid PRESIGNED_URL_EXPIRATION or more) for a"
+        " private one"
+    )
+
+
 class ListOut(BaseModel):
-    images: list[ImageOut]
+    images: list[ListedImageOut]
     count: int
     has_more: bool
     next_cursor: str | None

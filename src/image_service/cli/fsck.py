@@ -20,8 +20,9 @@ def fsck_command(
     data_dir: DataDir = None,
     backend: Backend = None,
 ) -> None:
-    """Find objects without metadata, metadata without objects and stale pending uploads (on
-    either backend); with --repair, remove them. Exits 1 if damage was found and left in place."""
+    """Find objects without metadata, renditions without their image, metadata without objects
+    and stale pending uploads (on either backend); with --repair, remove them. Exits 1 if damage
+    was found and left in place."""
     from datetime import timedelta
 
     from image_service.services.fsck import FsckStores, fsck
@@ -30,8 +31,10 @@ def fsck_command(
     report = fsck(ctx, FsckStores.of(ctx), repair=repair, grace=timedelta(seconds=grace))
     verb = "removed" if repair else "found"
     print(f"checked {report.images} images and {report.objects} objects")
+    print(f"renditions: {report.renditions}")
     for label, items in (
         ("objects without metadata", report.orphan_objects),
+        ("renditions without their image", report.orphan_renditions),
         ("images without their object", report.missing_objects),
         ("stale pending uploads", report.stale_pending),
     ):

@@ -6,7 +6,8 @@ and Python rather than this one's.
 1. ``pip install --target`` of ``[project].dependencies`` less ``NOT_ON_LAMBDA``, from manylinux
    wheels for the target (``--platform``, ``--python-version``, wheels only), constrained to the
    versions installed here (``tested_versions``: the ones the tests ran), then of the project
-   itself without dependencies;
+   itself without dependencies. The few pure-Python dependencies published as a source archive
+   only (``SOURCE_ONLY``) are built into wheels here first (``build_pure_wheels``);
 2. removes what the function never loads (``BOTOCORE_SERVICES``, ``UNUSED``);
 3. checks that every compiled file is for the target machine and Python (``check_extensions``):
    pip installs a wheel for the wrong platform without a word, and it fails only at import;
@@ -45,6 +46,14 @@ NOT_ON_LAMBDA = frozenset({"uvicorn", "typer", "rich"})
 # most of the artifact and never read. No STS: Lambda gives the function its role's credentials in
 # the environment, and botocore calls STS only for assume-role and web-identity profiles.
 BOTOCORE_SERVICES = frozenset({"s3", "dynamodb", "secretsmanager"})
+# Dependencies that PyPI has as a source archive only, and that are pure Python: pyvips 3 (its
+# compiled half, libvips and the _libvips binding, is pyvips-binary's manylinux wheel). pip cannot
+# build a source archive for another platform, so each is built into a wheel on this machine first,
+# and that wheel must come out pure (``py3-none-any``): a compiled one would be for this machine,
+# and linked against its libraries.
+SOURCE_ONLY = frozenset({"pyvips"})
+PURE_WHEEL_SUFFIX = "-none-any.whl"
+
 # Console scripts, whose shebangs name the build machine's Python, any bytecode a wheel ships
 # (for whichever Python built it; the target's is compiled after trimming), and the development
 # tools (the emulator runner), which only the CLI's `emulate` and the tests import.
@@ -172,9 +181,13 @@ def install(staging: Path, scratch: Path, project_dir: Path, target: Target, pyt
     platforms = [option for platform in target.platforms for option in ("--platform", platform)]
     constraints = staging.parent / "constraints.txt"
     constraints.write_text("\n".join(tested_versions()) + "\n")
+    requirements = runtime_requirements(project_dir)
+    wheelhouse = staging.parent / "wheelhouse"
+    build_pure_wheels(wheelhouse, constraints, [r for r in requirements if _distribution(r) in SOURCE_ONLY])
     _pip(
-        "--target", str(staging), *platforms, "--implementation", "cp", "--constraint", str(constraints),
-        "--python-version", python_version, "--only-binary=:all:", *runtime_requirements(project_dir),
+        "install", "--target", str(staging), *platforms, "--implementation", "cp",
+        "--constraint", str(constraints), "--find-links", str(wheelhouse),
+        "--python-version", python_version, "--only-binary=:all:", *requirements,
     )  # fmt: skip
     scratch.mkdir()
     for name in PROJECT_SOURCES:
@@ -187,8 +200,26 @@ def install(staging: Path, scratch: Path, project_dir: Path, target: Target, pyt
             shutil.copy2(source, scratch / name)
     # Pure Python: the wheel built here is the one Lambda needs. Its dependencies are installed
     # above, for the target.
-    _pip("--target", str(staging), "--no-deps", str(scratch))
+    _pip("install", "--target", str(staging), "--no-deps", str(scratch))
     _forget_source(staging)
+
+
+def build_pure_wheels(wheelhouse: Path, constraints: Path, requirements: list[str]) -> None:
+    """Wheels of the ``SOURCE_ONLY`` ``requirements``, built from their source archives at the
+    constrained versions into ``wheelhouse``, where the cross-platform install finds them; raises
+    PackageError if one comes out compiled."""
+    wheelhouse.mkdir(exist_ok=True)
+    if not requirements:
+        return
+    names = ",".join(sorted({_distribution(r) for r in requirements}))
+    _pip("wheel", "--no-deps", "--no-binary", names, "--constraint", str(constraints),
+         "--wheel-dir", str(wheelhouse), *requirements)  # fmt: skip
+    compiled = sorted(p.name for p in wheelhouse.glob("*.whl") if not p.name.endswith(PURE_WHEEL_SUFFIX))
+    if compiled:
+        raise PackageError(
+            f"{', '.join(compiled)}: built compiled, for this machine, from a source archive that should "
+            "give pure Python; Lambda needs a wheel for its platform"
+        )
 
 
 def _forget_source(staging: Path) -> None:
@@ -202,12 +233,13 @@ def _forget_source(staging: Path) -> None:
         direct_url.unlink()
 
 
-def _pip(*args: str) -> None:
-    # --no-compile: bytecode for this interpreter's version, which Lambda's would not use.
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", *args]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+def _pip(command: str, *args: str) -> None:
+    # install --no-compile: bytecode for this interpreter's version, which Lambda's would not use.
+    options = ["--no-compile"] if command == "install" else []
+    full = [sys.executable, "-m", "pip", command, "--quiet", *options, *args]
+    result = subprocess.run(full, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
-        raise PackageError(f"pip install failed ({' '.join(args[-3:])} ...):\n{result.stderr[-3000:]}")
+        raise PackageError(f"pip {command} failed ({' '.join(args[-3:])} ...):\n{result.stderr[-3000:]}")
 
 
 def trim(staging: Path) -> int:
@@ -265,10 +297,14 @@ def compile_bytecode(python: Path, staging: Path) -> None:
     # .pyc would not do: unzipping resets every mtime, so each would look stale to the runtime,
     # which would recompile it on every cold start (it cannot write /var/task). -d names the files
     # where Lambda puts them, not in this build's scratch directory, whose random name would make
-    # every .pyc differ from one build to the next.
-    command = [str(python), "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+    # every .pyc differ from one build to the next. One process (-j 1), not a pool: marshal marks
+    # a string it has seen by its reference count, which depends on what else that process has
+    # compiled, so files dealt out to workers gave a different pycparser/c_parser .pyc now and then;
+    # one process compiles the same sorted files in the same order every time (~2 s here, 0.7 s more).
+    command = [str(python), "-m", "compileall", "-q", "-j", "1", "--invalidation-mode", "unchecked-hash",
                "-d", LAMBDA_TASK_ROOT, str(staging)]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # set and frozenset constants in one order too
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
     if result.returncode != 0:
         raise PackageError(f"compileall failed with {python}:\n{(result.stdout + result.stderr)[-3000:]}")
 

@@ -1,4 +1,5 @@
-"""The Content-Disposition header for an image: the same on every backend and in S3 URLs."""
+"""The Content-Disposition header for an image or a rendition: the same on every backend and in
+S3 URLs."""
 
 from __future__ import annotations
 
@@ -14,3 +15,10 @@ def content_disposition(filename: str, *, download: bool) -> str:
     if fallback == filename:
         return f'{kind}; filename="{fallback}"'
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+
+
+def renamed_for(filename: str, extension: str) -> str:
+    """The uploaded name with the extension of a rendition's format (``IMG_1.JPG`` as WebP is
+    ``IMG_1.webp``), so a downloaded rendition opens as what it is."""
+    stem, dot, _ = filename.rpartition(".")
+    return f"{stem if dot and stem else filename}.{extension}"

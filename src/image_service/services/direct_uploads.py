@@ -3,9 +3,9 @@
 Timeline: (1) ``start`` validates the declared metadata, size and type, records a pending
 upload and returns where to send the bytes (presigned S3 POST, or the embedded backend's own
 signed PUT); (2) the client sends the bytes straight to storage; (3) ``complete`` decodes the
-stored bytes exactly like a normal upload, copies them to the image's own key and only then
-writes the catalog row. Invalid bytes are deleted. Pending uploads never completed expire and are
-swept (blob and record).
+stored bytes exactly like a normal upload (privacy stripping included), copies them (as
+stripped) to the image's own key and only then writes the catalog row. Invalid bytes are
+deleted. Pending uploads never completed expire and are swept (blob and record).
 
 Pending bytes live under ``PENDING_PREFIX``, apart from every image, so that storage can expire
 forgotten ones on its own: the deploy template's S3 lifecycle rule deletes objects under that
@@ -31,10 +31,10 @@ from image_service.domain.errors import (
     UnsupportedMediaType,
 )
 from image_service.domain.models import Caller, Image, PendingUpload, UploadTarget
-from image_service.imaging import ACCEPTED_FORMATS, inspect_image
+from image_service.imaging import ACCEPTED_FORMATS
 from image_service.ports import PendingUploads
 from image_service.services.context import Context
-from image_service.services.uploads import UploadDraft, build_image, image_key
+from image_service.services.uploads import UploadDraft, build_image, image_key, inspect_and_strip
 
 if TYPE_CHECKING:
     from image_service.services.idempotency import Reservation
@@ -138,12 +138,10 @@ def complete_direct_upload(ctx: Context, caller: Caller, image_id: str) -> Image
         if len(data) > pending.size:
             # S3 refuses this through the POST policy; emulators and other stores may not.
             raise PayloadTooLarge(f"the upload is larger than the declared {pending.size} bytes")
-        info = inspect_image(
-            data, max_bytes=ctx.limits.max_image_bytes, max_pixels=ctx.limits.max_image_pixels
-        )
-        draft = UploadDraft(data=data, user_id=pending.user_id, **pending.metadata)
+        info, stored = inspect_and_strip(ctx, data)
+        draft = UploadDraft(data=stored, user_id=pending.user_id, **pending.metadata)
         image = build_image(ctx, pending.user_id, draft, info, image_id=pending.image_id)
-        ctx.blobs.put(image.blob_key, data, image.content_type)
+        ctx.blobs.put(image.blob_key, stored, image.content_type)
         ctx.catalog.add(image)
     except Conflict:
         if _already_completed(ctx, pending):

@@ -18,7 +18,10 @@ from image_service.domain import validation
 from image_service.domain.access import can_change, can_see, check_acting_for, require_identity
 from image_service.domain.errors import Forbidden, ImageServiceError, InvalidInput, NotFound
 from image_service.domain.models import Caller, Image
+from image_service.domain.renditions import rendition_prefix
+from image_service.services import rendition_urls
 from image_service.services.context import Context
+from image_service.services.renditions import RenditionRequest
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +61,23 @@ def changeable_image(ctx: Context, caller: Caller, image_id: str) -> Image:
 
 
 def view_image(
-    ctx: Context, caller: Caller, image_id: str, *, download: bool = False, expires_in: int | None = None
+    ctx: Context,
+    caller: Caller,
+    image_id: str,
+    *,
+    download: bool = False,
+    expires_in: int | None = None,
+    rendition: RenditionRequest | None = None,
 ) -> SignedUrl:
+    """A signed URL of the bytes, or of a rendition (the service's own URL on every backend)."""
     expires = ctx.limits.default_url_expiry if expires_in is None else expires_in
     if not 1 <= expires <= ctx.limits.max_url_expiry:
         raise InvalidInput(f"expires_in must be between 1 and {ctx.limits.max_url_expiry}")
     image = visible_image(ctx, caller, image_id)
-    url = ctx.urls.presign(image, expires_in=expires, download=download, now=ctx.now())
+    if rendition is not None:
+        url = rendition_urls.signed_url(ctx, image, rendition, expires_in=expires, download=download)
+    else:
+        url = ctx.urls.presign(image, expires_in=expires, download=download, now=ctx.now())
     return SignedUrl(image, url, expires)
 
 
@@ -75,17 +88,21 @@ def open_content(
     image_id: str | None = None,
     name: str | None = None,
     grant: ContentGrant | None = None,
+    rendition: RenditionRequest | None = None,
 ) -> Image:
-    """The image whose bytes the caller may read, by id or by unique name."""
+    """The image whose bytes (or ``rendition``) the caller may read, by id or by unique name."""
     image = ctx.catalog.get(image_id) if image_id is not None else ctx.catalog.get_by_name(str(name))
     if grant is not None:
-        if not ctx.urls.verify(
-            image.image_id,
-            expires=grant.expires,
-            download=grant.download,
-            signature=grant.signature,
-            now=ctx.now(),
-        ):
+        expires, download, signature = grant.expires, grant.download, grant.signature
+        if rendition is None:
+            valid = ctx.urls.verify(
+                image.image_id, expires=expires, download=download, signature=signature, now=ctx.now()
+            )
+        else:
+            valid = rendition_urls.verify(
+                ctx, image.image_id, rendition, expires=expires, download=download, signature=signature
+            )
+        if not valid:
             raise Forbidden("the signed URL is invalid or has expired")
         return image
     if not can_see(caller, image):
@@ -98,8 +115,12 @@ def read_content(
 ) -> tuple[bytes, Image]:
     """The bytes (or an inclusive range), counting one access once they were read."""
     data = ctx.blobs.get(image.blob_key, start, end)
-    counted = ctx.catalog.record_access(image.image_id, ctx.now())
-    return data, counted
+    return data, count_access(ctx, image)
+
+
+def count_access(ctx: Context, image: Image) -> Image:
+    """One access of the image: a GET of its bytes or of a rendition, or a redirect to either."""
+    return ctx.catalog.record_access(image.image_id, ctx.now())
 
 
 REDIRECT_EXPIRY = 300  # a redirect is followed at once; a short-lived URL is enough
@@ -111,7 +132,7 @@ def redirect_url(ctx: Context, image: Image, *, download: bool) -> str:
     url = ctx.urls.presign(
         image, expires_in=min(REDIRECT_EXPIRY, ctx.limits.max_url_expiry), download=download, now=ctx.now()
     )
-    ctx.catalog.record_access(image.image_id, ctx.now())
+    count_access(ctx, image)
     return url
 
 
@@ -146,13 +167,19 @@ def delete_image(ctx: Context, caller: Caller, image_id: str) -> Image:
 
 
 def _remove(ctx: Context, image: Image) -> Image:
-    """Metadata first, then bytes: a failure in between leaves an orphan object (invisible to
-    every reader), never metadata that points at nothing."""
+    """Metadata first, then bytes (the original, then its renditions): a failure in between
+    leaves orphan objects (invisible to every reader, found by fsck), never metadata that points
+    at nothing. Each removal is tried even if the one before it failed."""
     removed = ctx.catalog.remove(image.image_id)
     try:
         ctx.blobs.delete(removed.blob_key)
     except ImageServiceError:
         log.exception("image %s deleted but its object %s was not", image.image_id, removed.blob_key)
+    prefix = rendition_prefix(removed.image_id)
+    try:
+        ctx.blobs.delete_prefix(prefix)
+    except ImageServiceError:
+        log.exception("image %s deleted but its renditions %s were not", image.image_id, prefix)
     return removed
 
 

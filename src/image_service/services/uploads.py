@@ -1,8 +1,10 @@
 """Upload: validate everything first, then store bytes, then metadata, undoing on any failure.
 
-Timeline of one image: (1) decode and check the bytes, (2) put the blob, (3) add the catalog
-row. If (3) fails the blob from (2) is deleted, so no object is left without metadata; metadata
-never exists without its object because it is written last. A batch validates every file before
+Timeline of one image: (1) decode and check the bytes and take out what the privacy setting
+removes (``imaging.metadata``: by default the location, without re-encoding; size, checksum and
+ETag then describe the stored bytes), (2) put the blob, (3) add the catalog row. If (3) fails
+the blob from (2) is deleted, so no object is left without metadata; metadata never exists
+without its object because it is written last. A batch validates every file before
 storing any, and removes the images it already stored if a later one fails.
 
 A request with an Idempotency-Key stores under image ids reserved beforehand
@@ -12,6 +14,7 @@ owner and bytes, was stored by an earlier attempt with that key: it is answered 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -21,7 +24,8 @@ from image_service.domain import validation
 from image_service.domain.access import owner_for
 from image_service.domain.errors import Conflict, ImageServiceError, InvalidInput, NotFound
 from image_service.domain.models import Caller, Image
-from image_service.imaging import ImageInfo, inspect_image
+from image_service.imaging import ImageInfo, inspect_image, process_budget
+from image_service.imaging.metadata import strip
 from image_service.services.context import Context
 
 if TYPE_CHECKING:
@@ -81,16 +85,27 @@ def _prepare(
 ) -> tuple[Image, bytes]:
     try:
         owner = owner_for(caller, draft.user_id)
-        info = inspect_image(
-            draft.data, max_bytes=ctx.limits.max_image_bytes, max_pixels=ctx.limits.max_image_pixels
-        )
-        return build_image(ctx, owner, draft, info, image_id), draft.data
+        info, stored = inspect_and_strip(ctx, draft.data)
+        return build_image(ctx, owner, dataclasses.replace(draft, data=stored), info, image_id), stored
     except ImageServiceError as exc:
         if total > 1:
             label = draft.filename or f"file #{position + 1}"
             exc.message = f"{label}: {exc.message}"
             exc.args = (exc.message,)
         raise
+
+
+def inspect_and_strip(ctx: Context, data: bytes) -> tuple[ImageInfo, bytes]:
+    """Validate uploaded bytes (under the process's pixel budget) and give the bytes to store."""
+    limits = ctx.limits
+    info = inspect_image(
+        data,
+        max_bytes=limits.max_image_bytes,
+        max_pixels=limits.max_image_pixels,
+        max_frames=limits.max_image_frames,
+        budget=process_budget(limits.pixel_budget),
+    )
+    return info, strip(data, info.format, limits.strip_metadata)
 
 
 def image_key(owner: str, image_id: str) -> str:

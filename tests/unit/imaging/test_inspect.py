@@ -6,16 +6,17 @@ import dataclasses
 import io
 import random
 import struct
+import threading
 import zlib
 from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageFile
+from PIL import Image, ImageCms, ImageFile
 
 from image_service.domain.errors import ImageServiceError, PayloadTooLarge, UnsupportedMediaType
-from image_service.imaging import ACCEPTED_FORMATS, ImageInfo, inspect_image
+from image_service.imaging import ACCEPTED_FORMATS, ImageInfo, PixelBudget, inspect_image
 
 MAX_BYTES = 10_000_000
 MAX_PIXELS = 50_000_000
@@ -59,6 +60,10 @@ def png() -> bytes:
 
 def webp() -> bytes:
     return encode(picture(), "WEBP", quality=80)
+
+
+def avif() -> bytes:
+    return encode(picture(), "AVIF", quality=60)
 
 
 def animated(fmt: str, frames: int = 3, size: tuple[int, int] = (40, 30)) -> bytes:
@@ -112,25 +117,31 @@ VALID: dict[str, Callable[[], bytes]] = {
     "animated-gif": lambda: animated("GIF"),
     "animated-png": lambda: animated("PNG"),
     "animated-webp": lambda: animated("WEBP"),
+    "avif": avif,
+    "animated-avif": lambda: animated("AVIF"),
 }
 
 
 @pytest.mark.parametrize(
-    ("make", "fmt", "content_type", "extension", "size"),
+    ("make", "fmt", "content_type", "extension", "size", "frames"),
     [
-        pytest.param(jpeg, "JPEG", "image/jpeg", "jpg", (64, 48), id="jpeg"),
-        pytest.param(VALID["progressive-jpeg"], "JPEG", "image/jpeg", "jpg", (64, 48), id="progressive-jpeg"),
-        pytest.param(png, "PNG", "image/png", "png", (64, 48), id="png"),
-        pytest.param(webp, "WEBP", "image/webp", "webp", (64, 48), id="webp"),
-        pytest.param(VALID["lossless-webp"], "WEBP", "image/webp", "webp", (64, 48), id="lossless-webp"),
-        pytest.param(VALID["gif"], "GIF", "image/gif", "gif", (64, 48), id="gif"),
-        pytest.param(VALID["animated-gif"], "GIF", "image/gif", "gif", (40, 30), id="animated-gif"),
-        pytest.param(VALID["animated-png"], "PNG", "image/png", "png", (40, 30), id="animated-png"),
-        pytest.param(VALID["animated-webp"], "WEBP", "image/webp", "webp", (40, 30), id="animated-webp"),
+        pytest.param(jpeg, "JPEG", "image/jpeg", "jpg", (64, 48), 1, id="jpeg"),
+        pytest.param(
+            VALID["progressive-jpeg"], "JPEG", "image/jpeg", "jpg", (64, 48), 1, id="progressive-jpeg"
+        ),
+        pytest.param(png, "PNG", "image/png", "png", (64, 48), 1, id="png"),
+        pytest.param(webp, "WEBP", "image/webp", "webp", (64, 48), 1, id="webp"),
+        pytest.param(VALID["lossless-webp"], "WEBP", "image/webp", "webp", (64, 48), 1, id="lossless-webp"),
+        pytest.param(VALID["gif"], "GIF", "image/gif", "gif", (64, 48), 1, id="gif"),
+        pytest.param(VALID["animated-gif"], "GIF", "image/gif", "gif", (40, 30), 3, id="animated-gif"),
+        pytest.param(VALID["animated-png"], "PNG", "image/png", "png", (40, 30), 3, id="animated-png"),
+        pytest.param(avif, "AVIF", "image/avif", "avif", (64, 48), 1, id="avif"),
+        pytest.param(VALID["animated-avif"], "AVIF", "image/avif", "avif", (40, 30), 3, id="animated-avif"),
+        pytest.param(VALID["animated-webp"], "WEBP", "image/webp", "webp", (40, 30), 3, id="animated-webp"),
     ],
 )
 def test_accepts_valid_images(
-    make: Callable[[], bytes], fmt: str, content_type: str, extension: str, size: tuple[int, int]
+    make: Callable[[], bytes], fmt: str, content_type: str, extension: str, size: tuple[int, int], frames: int
 ) -> None:
     info = inspect(make())
     assert info == ImageInfo(
@@ -140,6 +151,7 @@ def test_accepts_valid_images(
         width=size[0],
         height=size[1],
         orientation=None,
+        frames=frames,
     )
     assert ACCEPTED_FORMATS[fmt] == (content_type, extension)
 
@@ -150,12 +162,13 @@ def test_image_info_is_frozen() -> None:
         info.width = 1  # type: ignore[misc]
 
 
-def test_accepted_formats_are_exactly_the_four_and_read_only() -> None:
+def test_accepted_formats_are_exactly_the_five_and_read_only() -> None:
     assert dict(ACCEPTED_FORMATS) == {
         "JPEG": ("image/jpeg", "jpg"),
         "PNG": ("image/png", "png"),
         "GIF": ("image/gif", "gif"),
         "WEBP": ("image/webp", "webp"),
+        "AVIF": ("image/avif", "avif"),
     }
     with pytest.raises(TypeError):
         ACCEPTED_FORMATS["BMP"] = ("image/bmp", "bmp")  # type: ignore[index]
@@ -312,7 +325,7 @@ def test_unsupported_data_is_415(data: bytes) -> None:
 def test_unsupported_format_message_lists_accepted_formats(fmt: str) -> None:
     with pytest.raises(UnsupportedMediaType) as exc:
         inspect(encode(picture(), fmt))
-    assert exc.value.message == "not a supported image; accepted: JPEG, PNG, GIF, WebP"
+    assert exc.value.message == "not a supported image; accepted: JPEG, PNG, GIF, WebP, AVIF"
 
 
 # --------------------------------------------------------------------------- 415: incomplete / corrupt
@@ -431,3 +444,142 @@ def test_corrupted_images_are_accepted_or_refused_cleanly(name: str, position: f
     else:
         assert info.format in ACCEPTED_FORMATS
         assert info.width * info.height <= 1_000_000
+
+
+# --------------------------------------------------------------------------- frames, HEIC, budget
+
+
+def gif_of_tiny_frames(frames: int) -> bytes:
+    """A GIF of ``frames`` 1x1 frames, written block by block (Pillow would take seconds)."""
+    header = b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
+    frame = (
+        b"\x21\xf9\x04\x00\x00\x00\x00\x00"  # graphic control extension
+        + b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00"  # image descriptor
+        + b"\x02\x02\x44\x01\x00"  # LZW code size, one sub-block, terminator
+    )
+    return header + frame * frames + b";"
+
+
+def test_gif_of_400000_frames_is_413_from_its_blocks() -> None:
+    data = gif_of_tiny_frames(400_000)
+    assert len(data) > 9_000_000
+    with pytest.raises(PayloadTooLarge) as exc:
+        inspect_image(data, max_bytes=len(data), max_pixels=MAX_PIXELS, max_frames=1000)
+    assert exc.value.message == "image has more than 1000 frames"
+
+
+def test_hand_written_gif_at_the_frame_limit_is_accepted() -> None:
+    info = inspect_image(gif_of_tiny_frames(5), max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, max_frames=5)
+    assert (info.format, info.width, info.height, info.frames) == ("GIF", 1, 1, 5)
+    with pytest.raises(PayloadTooLarge):
+        inspect_image(gif_of_tiny_frames(6), max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, max_frames=5)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP", "AVIF"])
+def test_more_frames_than_allowed_is_413(fmt: str) -> None:
+    data = animated(fmt, frames=3)
+    assert inspect_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, max_frames=3).frames == 3
+    with pytest.raises(PayloadTooLarge, match="more than 2 frames"):
+        inspect_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, max_frames=2)
+
+
+def test_frame_limit_defaults_to_1000() -> None:
+    with pytest.raises(PayloadTooLarge, match="more than 1000 frames"):
+        inspect(gif_of_tiny_frames(1001))
+    assert inspect(gif_of_tiny_frames(1000)).frames == 1000
+
+
+def heif_header(major: bytes, *compatible: bytes) -> bytes:
+    brands = major + b"\x00\x00\x00\x00" + b"".join(compatible)
+    ftyp = (8 + len(brands)).to_bytes(4, "big") + b"ftyp" + brands
+    return ftyp + b"\x00\x00\x00\x08mdat" + bytes(64)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(heif_header(b"heic", b"mif1", b"heic"), id="heic"),
+        pytest.param(heif_header(b"mif1", b"heic"), id="mif1-heic"),
+        pytest.param(heif_header(b"hevc", b"msf1"), id="heic-sequence"),
+        pytest.param(heif_header(b"mif1"), id="generic-heif"),
+    ],
+)
+def test_heic_is_415_saying_so(data: bytes) -> None:
+    with pytest.raises(UnsupportedMediaType) as exc:
+        inspect(data)
+    assert "HEIC" in exc.value.message and "not supported" in exc.value.message
+
+
+def test_avif_with_the_generic_brand_first_is_still_avif() -> None:
+    data = avif()
+    assert data[8:12] == b"avif"
+    ftyp_size = int.from_bytes(data[0:4], "big")
+    patched = data[:8] + b"mif1" + data[12:ftyp_size].replace(b"mif1", b"avif", 1) + data[ftyp_size:]
+    assert inspect(patched).format == "AVIF"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: encode(Image.new("CMYK", (32, 24), (10, 200, 30, 5)), "JPEG"), id="cmyk-jpeg"),
+        pytest.param(lambda: encode(Image.new("I;16", (32, 24), 40_000), "PNG"), id="16-bit-png"),
+        pytest.param(
+            lambda: encode(
+                picture(),
+                "JPEG",
+                icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
+            ),
+            id="icc-jpeg",
+        ),
+        pytest.param(lambda: encode(picture(), "JPEG", progressive=True), id="progressive-jpeg"),
+        pytest.param(lambda: encode(picture(), "AVIF", quality=60, subsampling="4:4:4"), id="avif-444"),
+    ],
+)
+def test_kinds_of_valid_images_are_accepted(make: Callable[[], bytes]) -> None:
+    info = inspect(make())
+    assert (info.width, info.height) in ((32, 24), (64, 48))
+
+
+def test_decoding_holds_width_height_frames_of_the_budget() -> None:
+    data = animated("GIF", frames=3)  # 40 x 30, 3 frames
+    budget = PixelBudget(40 * 30 * 3)
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with budget.hold(1):
+            holding.set()
+            release.wait(10)
+
+    results: list[ImageInfo] = []
+    first = threading.Thread(target=holder)
+    first.start()
+    assert holding.wait(10)
+    inspecting = threading.Thread(
+        target=lambda: results.append(
+            inspect_image(data, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, budget=budget)
+        )
+    )
+    inspecting.start()
+    for _ in range(1000):  # until the decode is queued: 1 + 3600 pixels do not fit in 3600
+        if budget.waiting:
+            break
+        inspecting.join(0.01)
+    assert budget.waiting == 1 and results == []
+    release.set()
+    first.join()
+    inspecting.join()
+    assert results[0].frames == 3
+    assert budget.held == 0
+
+
+@pytest.mark.parametrize("orientation", [3, 6])
+def test_exif_orientation_in_png_is_reported_from_its_chunks(orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    assert inspect(encode(picture(), "PNG", exif=exif)).orientation == orientation
+    raw = exif.tobytes()
+    text = b"\nexif\n" + str(len(raw)).rjust(8).encode() + b"\n" + raw.hex().encode() + b"\n"
+    data = png()
+    chunk = b"Raw profile type exif\x00\x00" + zlib.compress(text)
+    ztxt = len(chunk).to_bytes(4, "big") + b"zTXt" + chunk + zlib.crc32(b"zTXt" + chunk).to_bytes(4, "big")
+    assert inspect(data[:33] + ztxt + data[33:]).orientation == orientation

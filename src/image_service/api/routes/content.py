@@ -1,6 +1,15 @@
 """Image bytes: by id, by unique name (`/cat42.jpg`) or through a signed URL, with HTTP caching
 (ETag, If-None-Match or If-Modified-Since -> 304), single byte ranges (206, If-Range) and one
-counted access per GET."""
+counted access per GET.
+
+With any of ``w``, ``h``, ``fit``, ``format``, ``quality`` the same routes answer a rendition
+(services/renditions.py) in the same way, with its own type, ETag and length. Those parameters
+are read from the query only when one is there, so the original's GET pays nothing for them; they
+are declared to OpenAPI by hand (``RENDITION_PARAMETERS``). Other query parameters are ignored
+here, unlike on the list: a content URL is put in pages and caches as it is, and cache-busting
+suffixes (``?v=2``) are common; a misspelled filter would hide images, an ignored one here changes
+nothing the client does not see at once.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +19,31 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from image_service.api.deps import CallerDep, ContextDep, ImageIdPath, run_io
 from image_service.api.errors import error_response
 from image_service.api.openapi import BACKEND_ERRORS, error_responses
-from image_service.domain.disposition import content_disposition
+from image_service.domain.disposition import content_disposition, renamed_for
 from image_service.domain.errors import InvalidInput, NotFound
 from image_service.domain.models import Caller, Image, Visibility
 from image_service.domain.validation import NAME_PATTERN
 from image_service.services.context import Context
-from image_service.services.images import ContentGrant, open_content, read_content, redirect_url
+from image_service.services.images import (
+    REDIRECT_EXPIRY,
+    ContentGrant,
+    count_access,
+    open_content,
+    read_content,
+    redirect_url,
+)
+from image_service.services.renditions import (
+    RenditionRequest,
+    get_or_make,
+    parse_request,
+    plan,
+    wants_rendition,
+)
 
 router = APIRouter(tags=["content"])
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -32,6 +56,7 @@ CACHE_HEADERS = {
         ("Cache-Control", "public for public images, private otherwise"),
         ("Accept-Ranges", "`bytes`"),
         ("Content-Disposition", "`inline`, or `attachment` with `download=true`; the uploaded file name"),
+        ("Vary", "`Accept` on a rendition whose format was chosen from it (`format=auto`)"),
     )
 }
 BINARY: dict[int | str, dict[str, Any]] = {
@@ -47,8 +72,37 @@ BINARY: dict[int | str, dict[str, Any]] = {
         "headers": {"Location": {"schema": {"type": "string"}}},
     },
     304: {"description": "Not modified (`If-None-Match` or `If-Modified-Since`)", "headers": CACHE_HEADERS},
-    **error_responses(*BACKEND_ERRORS, 401, 403, 404, 416),
+    **error_responses(*BACKEND_ERRORS, 401, 403, 404, 413, 416),
 }
+_SIZE = (
+    "One of IMAGE_SERVICE_RENDITION_SIZES (default 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)"
+)
+# Declared to OpenAPI only: the route reads them from the query itself, and only when present.
+RENDITION_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+    for name, description, schema in (
+        ("w", f"A rendition: the box's width in pixels. {_SIZE}", {"type": "integer", "minimum": 1}),
+        ("h", f"A rendition: the box's height in pixels. {_SIZE}", {"type": "integer", "minimum": 1}),
+        (
+            "fit",
+            "`inside` (the whole image within w x h) or `cover` (exactly w x h, cropped; needs both)",
+            {"type": "string", "enum": ["inside", "cover"]},
+        ),
+        (
+            "format",
+            "`auto` (WebP when Accept allows it, else JPEG, or PNG with transparency) or a format",
+            {"type": "string", "enum": ["auto", "jpeg", "png", "webp", "avif"]},
+        ),
+        ("quality", "Encoder quality, 1..100", {"type": "integer", "minimum": 1, "maximum": 100}),
+    )
+]
+RENDITION_QUERY: dict[str, Any] = {"parameters": RENDITION_PARAMETERS}
 Download = Annotated[bool, Query(description="Answer as an attachment, with the uploaded file name")]
 
 
@@ -64,8 +118,9 @@ class Unsatisfiable(Exception):
     "/images/{image_id}/content",
     responses=BINARY,
     operation_id="getImageContent",
-    summary="An image's bytes",
+    summary="An image's bytes, or a rendition of them",
     response_class=Response,
+    openapi_extra=RENDITION_QUERY,
 )
 async def content_by_id(
     request: Request,
@@ -76,12 +131,20 @@ async def content_by_id(
     expires: Annotated[int | None, Query(description="Of a signed URL: when it expires (Unix time)")] = None,
     signature: Annotated[str | None, Query(description="Of a signed URL")] = None,
 ) -> Response:
-    """The bytes. With `expires` and `signature` (a signed URL) no credentials are needed."""
+    """The bytes. With `expires` and `signature` (a signed URL) no credentials are needed. With
+    `w`, `h`, `fit`, `format` or `quality`, a rendition: resized, re-encoded, made once."""
     grant = None
     if signature is not None or expires is not None:
         if signature is None or expires is None:
             raise InvalidInput("a signed URL needs both expires and signature")
         grant = ContentGrant(expires=expires, download=download, signature=signature)
+    if wants_rendition(request.query_params):
+        wanted = parse_request(request.query_params, ctx.limits.rendition_sizes)
+        # Always in a thread: the first request renders (CPU for milliseconds), and the per-key
+        # lock that makes concurrent first requests render once must not block the event loop.
+        return await run_in_threadpool(
+            _rendition_by_id, request, ctx, caller, image_id, grant, download, wanted
+        )
     return await run_io(request, _content_by_id, request, ctx, caller, image_id, grant, download)
 
 
@@ -89,10 +152,31 @@ def _content_by_id(
     request: Request, ctx: Context, caller: Caller, image_id: str, grant: ContentGrant | None, download: bool
 ) -> Response:
     image = open_content(ctx, caller, image_id=image_id, grant=grant)
-    cache = (
-        "private, max-age=300" if grant or image.visibility is Visibility.PRIVATE else "public, max-age=3600"
-    )
-    return serve(request, ctx, image, download=download, cache_control=cache)
+    return serve(request, ctx, image, download=download, cache_control=_cache_by_id(image, grant))
+
+
+def _rendition_by_id(
+    request: Request,
+    ctx: Context,
+    caller: Caller,
+    image_id: str,
+    grant: ContentGrant | None,
+    download: bool,
+    wanted: RenditionRequest,
+) -> Response:
+    image = open_content(ctx, caller, image_id=image_id, grant=grant, rendition=wanted)
+    cache = _cache_by_id(image, grant)
+    return serve_rendition(request, ctx, image, wanted, download=download, cache_control=cache)
+
+
+def _cache_by_id(image: Image, grant: ContentGrant | None) -> str:
+    if grant or image.visibility is Visibility.PRIVATE:
+        return "private, max-age=300"
+    return "public, max-age=3600"
+
+
+def _cache_by_name(image: Image) -> str:
+    return "private, max-age=60" if image.visibility is Visibility.PRIVATE else "public, max-age=60"
 
 
 # HEAD as a route of its own: one route with both methods gives both operations one operationId.
@@ -104,6 +188,7 @@ router.add_api_route(
     operation_id="headImageContent",
     summary="An image's content headers, without the bytes",
     response_class=Response,
+    openapi_extra=RENDITION_QUERY,
 )
 
 
@@ -113,13 +198,24 @@ async def content_by_name(
     """Serve by unique name, as in `/cat42.jpg`; registered last so it never shadows a route."""
     if not NAME_PATTERN.fullmatch(name):
         raise NotFound("not found")
+    if wants_rendition(request.query_params):
+        wanted = parse_request(request.query_params, ctx.limits.rendition_sizes)
+        return await run_in_threadpool(_rendition_by_name, request, ctx, caller, name, download, wanted)
     return await run_io(request, _content_by_name, request, ctx, caller, name, download)
 
 
 def _content_by_name(request: Request, ctx: Context, caller: Caller, name: str, download: bool) -> Response:
     image = open_content(ctx, caller, name=name)
-    cache = "private, max-age=60" if image.visibility is Visibility.PRIVATE else "public, max-age=60"
-    return serve(request, ctx, image, download=download, cache_control=cache)
+    return serve(request, ctx, image, download=download, cache_control=_cache_by_name(image))
+
+
+def _rendition_by_name(
+    request: Request, ctx: Context, caller: Caller, name: str, download: bool, wanted: RenditionRequest
+) -> Response:
+    image = open_content(ctx, caller, name=name)
+    return serve_rendition(
+        request, ctx, image, wanted, download=download, cache_control=_cache_by_name(image)
+    )
 
 
 def serve(request: Request, ctx: Context, image: Image, *, download: bool, cache_control: str) -> Response:
@@ -131,13 +227,13 @@ def serve(request: Request, ctx: Context, image: Image, *, download: bool, cache
         "Content-Disposition": content_disposition(image.filename, download=download),
         "X-Content-Type-Options": "nosniff",
     }
-    if _not_modified(request, image):
+    if _not_modified(request, image.etag, image.created_at):
         # The image's own Content-Type: a cache may copy a 304's headers onto the stored response,
         # and without one Mangum labels HTTP API (payload 2.0) answers "application/json".
         return Response(status_code=304, headers=headers, media_type=image.content_type)
     try:
         byte_range = _range(request.headers.get("range"), image.size)
-        if byte_range is not None and not _if_range_holds(request, image, headers["Last-Modified"]):
+        if byte_range is not None and not _if_range_holds(request, image.etag, headers["Last-Modified"]):
             byte_range = None  # the client's copy is stale: the whole, current body (RFC 9110 13.1.5)
     except Unsatisfiable:
         response = error_response(416, "requested range not satisfiable")
@@ -164,17 +260,76 @@ def serve(request: Request, ctx: Context, image: Image, *, download: bool, cache
     return Response(content=data, status_code=206, headers=headers, media_type=image.content_type)
 
 
-def _not_modified(request: Request, image: Image) -> bool:
+def serve_rendition(
+    request: Request,
+    ctx: Context,
+    image: Image,
+    wanted: RenditionRequest,
+    *,
+    download: bool,
+    cache_control: str,
+) -> Response:
+    """A rendition, answered as ``serve`` answers the original. The ETag comes from the image and
+    the request, so a 304 reads nothing; the bytes are read (or made) for everything else."""
+    rendition = plan(ctx, image, wanted, request.headers.get("accept"))
+    headers = {
+        "ETag": rendition.etag,
+        "Last-Modified": format_datetime(image.created_at, usegmt=True),
+        "Cache-Control": cache_control,
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if rendition.varies:
+        headers["Vary"] = "Accept"
+    if _not_modified(request, rendition.etag, image.created_at):
+        return Response(status_code=304, headers=headers, media_type=rendition.content_type)
+    stored = get_or_make(ctx, rendition)
+    size = len(stored.data)
+    filename = renamed_for(image.filename, stored.extension)
+    headers["Content-Disposition"] = content_disposition(filename, download=download)
+    try:
+        byte_range = _range(request.headers.get("range"), size)
+        if byte_range is not None and not _if_range_holds(request, rendition.etag, headers["Last-Modified"]):
+            byte_range = None
+    except Unsatisfiable:
+        response = error_response(416, "requested range not satisfiable")
+        response.headers.update({"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
+        return response
+    if request.method == "HEAD":
+        return Response(
+            status_code=200, headers={**headers, "Content-Length": str(size)}, media_type=stored.content_type
+        )
+    start, end = (0, size - 1) if byte_range is None else byte_range
+    limit = ctx.limits.max_inline_bytes
+    if limit is not None and end - start + 1 > limit:
+        url = ctx.urls.presign_blob(
+            rendition.key,
+            content_type=stored.content_type,
+            disposition=headers["Content-Disposition"],
+            expires_in=min(REDIRECT_EXPIRY, ctx.limits.max_url_expiry),
+        )
+        if url is not None:  # storage has URLs (S3): send the client there, counting the access
+            count_access(ctx, image)
+            return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+    count_access(ctx, image)
+    if byte_range is None:
+        return Response(content=stored.data, status_code=200, headers=headers, media_type=stored.content_type)
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    body = stored.data[start : end + 1]
+    return Response(content=body, status_code=206, headers=headers, media_type=stored.content_type)
+
+
+def _not_modified(request: Request, etag: str, created_at: datetime) -> bool:
     """RFC 9110 13.2.2: If-None-Match decides when present; If-Modified-Since only without it."""
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
-        return _matches(if_none_match, image.etag)
+        return _matches(if_none_match, etag)
     since = _http_date(request.headers.get("if-modified-since"))
     # Last-Modified has whole seconds: compare at that resolution.
-    return since is not None and image.created_at.replace(microsecond=0) <= since
+    return since is not None and created_at.replace(microsecond=0) <= since
 
 
-def _if_range_holds(request: Request, image: Image, last_modified: str) -> bool:
+def _if_range_holds(request: Request, etag: str, last_modified: str) -> bool:
     """If-Range (RFC 9110 13.1.5): the range applies only to the representation the client has,
     named by a strong ETag or by exactly the Last-Modified date; anything else gets it whole."""
     validator = request.headers.get("if-range")
@@ -182,7 +337,7 @@ def _if_range_holds(request: Request, image: Image, last_modified: str) -> bool:
         return True
     validator = validator.strip()
     if validator.startswith(('"', "W/")):
-        return validator == image.etag  # a weak tag never matches here: strong comparison
+        return validator == etag  # a weak tag never matches here: strong comparison
     return validator == last_modified
 
 

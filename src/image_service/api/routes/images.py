@@ -12,6 +12,8 @@ from image_service.api.deps import CallerDep, ContextDep, IdempotencyKeyHeader, 
 from image_service.api.idempotency import answer_once
 from image_service.api.openapi import BACKEND_ERRORS, error_responses
 from image_service.api.responses import JsonResponse
+from image_service.api.routes.content import RENDITION_QUERY
+from image_service.api.routes.docs import prefix
 from image_service.api.schemas import (
     BulkDeleteIn,
     BulkDeleteOut,
@@ -32,6 +34,8 @@ from image_service.domain.models import Image
 from image_service.services import images as image_service
 from image_service.services.idempotency import Answer, Reservation, check_key, keyed_upload
 from image_service.services.listing import list_images, make_filters
+from image_service.services.rendition_urls import thumbnail_url
+from image_service.services.renditions import parse_request, wants_rendition
 from image_service.services.uploads import upload_images
 
 router = APIRouter(tags=["images"], responses=error_responses(*BACKEND_ERRORS, 401))
@@ -94,6 +98,7 @@ def _time(name: str, value: str | None) -> datetime | None:
     summary="List images",
 )
 def list_route(
+    request: Request,
     ctx: ContextDep,
     caller: CallerDep,
     user_id: Annotated[str | None, Query(description="Only this owner's images")] = None,
@@ -136,7 +141,10 @@ def list_route(
     )
     result = list_images(ctx, caller, filters, limit=limit, cursor=cursor or last_evaluated_key or last_key)
     return {
-        "images": [image_json(i) for i in result.page.images],
+        "images": [
+            {**image_json(i), "thumbnail_url": absolute(request, thumbnail_url(ctx, i))}
+            for i in result.page.images
+        ],
         "count": len(result.page.images),
         "has_more": result.next_cursor is not None,
         "next_cursor": result.next_cursor,
@@ -148,8 +156,9 @@ def list_route(
     "/images/{image_id}",
     response_model=ViewOut,
     operation_id="getImage",
-    summary="An image's metadata and a signed URL of its bytes",
+    summary="An image's metadata and a signed URL of its bytes, or of a rendition",
     responses=error_responses(404),
+    openapi_extra=RENDITION_QUERY,
 )
 def view(
     request: Request,
@@ -161,9 +170,15 @@ def view(
         int | None, Query(ge=1, le=604800, description="Seconds; default PRESIGNED_URL_EXPIRATION")
     ] = None,
 ) -> dict[str, Any]:
-    """Metadata plus a signed URL that fetches the bytes without credentials until it expires."""
-    signed = image_service.view_image(ctx, caller, image_id, download=download, expires_in=expires_in)
-    url = signed.url if "://" in signed.url else str(request.base_url).rstrip("/") + signed.url
+    """Metadata plus a signed URL that fetches the bytes without credentials until it expires.
+    With `w`, `h`, `fit`, `format` or `quality`, the URL is of that rendition (on every backend the
+    service's own content route, which makes the rendition on first use)."""
+    params = request.query_params
+    wanted = parse_request(params, ctx.limits.rendition_sizes) if wants_rendition(params) else None
+    signed = image_service.view_image(
+        ctx, caller, image_id, download=download, expires_in=expires_in, rendition=wanted
+    )
+    url = absolute(request, signed.url)
     return {
         "image_id": signed.image.image_id,
         "metadata": image_json(signed.image),
@@ -171,6 +186,14 @@ def view(
         "url": url,
         "expires_in": signed.expires_in,
     }
+
+
+def absolute(request: Request, url: str) -> str:
+    """A URL of the service as clients reach it: a path gets this request's scheme, host and the
+    prefix a proxy strips (docs.prefix); storage's absolute URLs stay as they are."""
+    if "://" in url:
+        return url
+    return f"{request.url.scheme}://{request.url.netloc}{prefix(request)}{url}"
 
 
 @router.patch(

@@ -1,0 +1,256 @@
+"""Renditions: an image resized and re-encoded on request, made once and then served from storage.
+
+A request (``w``, ``h``, ``fit``, ``format``, ``quality``) is validated against the configured
+sizes, its ``auto`` format negotiated from ``Accept``, and normalised against the image into a
+token: a rendition never enlarges, so every box at least the image's own size names the same
+object. The object's key and its ETag follow from the token without reading anything, so a 304
+costs no storage read.
+
+The first request for a token renders it from the original and stores it with a conditional
+create; later requests read the stored object and never decode the original again. Within a
+process, one lock per key makes N concurrent first requests render once; across processes,
+``put_new`` lets exactly one writer win and the others serve the winner's object.
+
+The engine (``imaging.render``, which loads libvips) is imported only when a rendition must be
+made; the request and answer types come from ``imaging.spec``, so the original's GET, a stored
+rendition's GET and a Lambda cold start never load it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import threading
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from image_service.domain.errors import InvalidInput, NotFound
+from image_service.domain.models import Image
+from image_service.domain.renditions import rendition_key
+from image_service.imaging.spec import ENGINE_SETTINGS, RenderSpec, sniff_content_type
+from image_service.services.context import Context
+
+log = logging.getLogger(__name__)
+
+PARAMETERS = frozenset({"w", "h", "fit", "format", "quality"})
+FITS = ("inside", "cover")
+FORMATS = ("auto", "jpeg", "png", "webp", "avif")
+FORMAT_ALIASES = {"jpg": "jpeg"}
+CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
+# EXIF orientations 5..8 turn the picture a quarter: the upright image has width and height swapped.
+QUARTER_TURNS = frozenset({5, 6, 7, 8})
+
+
+@dataclass(frozen=True, slots=True)
+class RenditionRequest:
+    """What a client asked for, validated; ``format`` may still be ``auto``."""
+
+    width: int | None = None
+    height: int | None = None
+    fit: str = "inside"
+    format: str = "auto"
+    quality: int | None = None
+
+    def query(self) -> dict[str, str]:
+        """The request as query parameters, in one order and spelling, defaults left out: what a
+        rendition URL carries and a signed one signs."""
+        params = {
+            "w": self.width,
+            "h": self.height,
+            "fit": None if self.fit == "inside" else self.fit,
+            "format": None if self.format == "auto" else self.format,
+            "quality": self.quality,
+        }
+        return {name: str(value) for name, value in params.items() if value is not None}
+
+
+THUMBNAIL = RenditionRequest(width=256)  # the list's thumbnail_url
+
+
+def wants_rendition(params: Mapping[str, str]) -> bool:
+    return not PARAMETERS.isdisjoint(params)
+
+
+def parse_request(params: Mapping[str, str], sizes: tuple[int, ...]) -> RenditionRequest:
+    """The rendition parameters of a query; InvalidInput (400) for any value not allowed."""
+    width, height = _size(params, "w", sizes), _size(params, "h", sizes)
+    fit = params.get("fit", "inside").lower()
+    if fit not in FITS:
+        raise InvalidInput("fit must be inside or cover")
+    if fit == "cover" and (width is None or height is None):
+        raise InvalidInput("fit=cover needs both w and h")
+    fmt = params.get("format", "auto").lower()
+    fmt = FORMAT_ALIASES.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
+    quality = _integer(params, "quality")
+    if quality is not None and not 1 <= quality <= 100:
+        raise InvalidInput("quality must be between 1 and 100")
+    return RenditionRequest(width, height, fit, fmt, quality)
+
+
+def _size(params: Mapping[str, str], name: str, sizes: tuple[int, ...]) -> int | None:
+    value = _integer(params, name)
+    if value is not None and value not in sizes:
+        raise InvalidInput(f"{name} must be one of the rendition sizes: {', '.join(map(str, sizes))}")
+    return value
+
+
+def _integer(params: Mapping[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+        raise InvalidInput(f"{name} must be a positive integer")
+    return int(raw)
+
+
+def negotiate(fmt: str, accept: str | None, *, auto_avif: bool) -> str | None:
+    """The output format of ``auto``: AVIF (only with ``auto_avif``) or WebP when ``Accept`` names
+    it with a non-zero q; else None, the engine's JPEG (PNG for images with transparency).
+    Wildcards do not count: clients that send only ``*/*`` include ones that cannot show WebP."""
+    if fmt != "auto":
+        return fmt
+    accepted = _accepted(accept)
+    if auto_avif and "image/avif" in accepted:
+        return "avif"
+    if "image/webp" in accepted:
+        return "webp"
+    return None
+
+
+def _accepted(accept: str | None) -> set[str]:
+    types: set[str] = set()
+    for item in (accept or "").split(","):
+        media, *params = item.split(";")
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0  # a q we cannot read: not a yes
+        if quality > 0:
+            types.add(media.strip().lower())
+    return types
+
+
+@dataclass(frozen=True, slots=True)
+class Rendition:
+    """One rendition of one image, as known before reading anything."""
+
+    image: Image
+    key: str
+    etag: str
+    spec: RenderSpec
+    varies: bool  # the format was chosen from Accept: the answer carries Vary: Accept
+
+    @property
+    def content_type(self) -> str | None:
+        """None when the engine picks JPEG or PNG by the image's transparency."""
+        return None if self.spec.format is None else CONTENT_TYPES[self.spec.format]
+
+
+def plan(ctx: Context, image: Image, wanted: RenditionRequest, accept: str | None) -> Rendition:
+    fmt = negotiate(wanted.format, accept, auto_avif=ctx.limits.auto_avif)
+    width, height = _box(image, wanted)
+    quality = None if fmt == "png" else wanted.quality  # lossless: quality changes nothing
+    spec = RenderSpec(width=width, height=height, fit=wanted.fit, format=fmt, quality=quality)
+    token = f"{width or 0}x{height or 0}-{wanted.fit}-{fmt or 'default'}-q{quality or 0}-{_engine()}"
+    etag = hashlib.sha256(f"{image.checksum_sha256}\n{token}".encode()).hexdigest()[:32]
+    return Rendition(image, rendition_key(image.image_id, token), f'"r{etag}"', spec, wanted.format == "auto")
+
+
+def _box(image: Image, wanted: RenditionRequest) -> tuple[int | None, int | None]:
+    """The box to render: the one asked for, or, when it would enlarge, one that does not (the
+    image's own size; for cover the largest crop of the box's shape), so that every such box
+    shares one object."""
+    width, height = image.width, image.height
+    if image.orientation in QUARTER_TURNS:
+        width, height = height, width
+    if wanted.fit == "cover":
+        assert wanted.width is not None and wanted.height is not None  # parse_request's rule
+        scale = max(wanted.width / width, wanted.height / height)
+        if scale <= 1:
+            return wanted.width, wanted.height
+        return max(1, round(wanted.width / scale)), max(1, round(wanted.height / scale))
+    scales = [box / size for box, size in ((wanted.width, width), (wanted.height, height)) if box]
+    if not scales or min(scales) >= 1:
+        return width, height
+    return wanted.width, wanted.height
+
+
+@functools.cache
+def _engine() -> str:
+    """The engine's settings, in every token: a change of defaults makes new objects."""
+    return hashlib.sha256(ENGINE_SETTINGS.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRendition:
+    data: bytes
+    content_type: str
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS.get(self.content_type, "img")
+
+
+def get_or_make(ctx: Context, rendition: Rendition) -> StoredRendition:
+    """The rendition's bytes: the stored object, or, the first time, rendered and stored."""
+    data = _stored(ctx, rendition.key)
+    if data is None:
+        with _flight(rendition.key):
+            # Re-checked under the lock: a request that waited for the one rendering finds it.
+            data = _stored(ctx, rendition.key)
+            if data is None:
+                return _make(ctx, rendition)
+    return StoredRendition(data, rendition.content_type or sniff_content_type(data))
+
+
+def _make(ctx: Context, rendition: Rendition) -> StoredRendition:
+    from image_service.imaging.budget import process_budget
+    from image_service.imaging.render import render
+
+    original = ctx.blobs.get(rendition.image.blob_key)
+    made = render(original, rendition.spec, budget=process_budget(ctx.limits.pixel_budget))
+    stored = ctx.blobs.put_new(rendition.key, made.data, made.content_type)
+    # Every render is logged, kept or not: the log is how one tells renders from reads.
+    log.info(
+        "rendition made", extra={"image_id": rendition.image.image_id, "key": rendition.key, "stored": stored}
+    )
+    if stored:
+        return StoredRendition(made.data, made.content_type)
+    # Another process stored it first: serve its object, so every client sees the same bytes
+    # under the same ETag.
+    data = _stored(ctx, rendition.key)
+    return (
+        StoredRendition(made.data, made.content_type)
+        if data is None
+        else StoredRendition(data, sniff_content_type(data))
+    )
+
+
+def _stored(ctx: Context, key: str) -> bytes | None:
+    try:
+        return ctx.blobs.get(key)
+    except NotFound:
+        return None
+
+
+# One lock per rendition key while anyone holds or waits for it: the weak dictionary forgets a
+# key's lock once the last request for it has let go, so the table never grows with the catalog.
+_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_locks_guard = threading.Lock()
+
+
+def _flight(key: str) -> threading.Lock:
+    with _locks_guard:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = threading.Lock()
+        return lock
