@@ -421,3 +421,32 @@ def test_private_rendition_is_404_to_others(
     assert_error(anon.get(content(meta), params={"w": 64}), 404)
     assert_error(bob.get(content(meta), params={"w": 64}), 404)
     assert get(alice, content(meta), w=64).headers["cache-control"].startswith("private")
+
+
+def test_quality_steps_of_ten_and_a_repeated_parameter_is_400(
+    anon: httpx.Client, alice: httpx.Client, upload: Upload
+) -> None:
+    """quality rounds up to a step of 10, so one size has at most 10 qualities stored; a
+    parameter given twice has no one meaning."""
+    image = upload(alice, photo())
+    path = f"/images/{image['image_id']}/content"
+    one = anon.get(path, params={"w": 64, "format": "jpeg", "quality": 41})
+    same = anon.get(path, params={"w": 64, "format": "jpeg", "quality": 50})
+    other = anon.get(path, params={"w": 64, "format": "jpeg", "quality": 51})
+    assert one.status_code == same.status_code == other.status_code == 200
+    assert one.headers["etag"] == same.headers["etag"] != other.headers["etag"]
+    assert one.content == same.content
+    assert "w may be given once" in assert_error(anon.get(path, params=[("w", "64"), ("w", "128")]), 400)
+
+
+def test_a_box_side_that_does_not_bind_names_the_same_rendition(
+    anon: httpx.Client, alice: httpx.Client, upload: Upload
+) -> None:
+    image = upload(alice, photo())
+    path = f"/images/{image['image_id']}/content"
+    etags = {
+        anon.get(path, params=params).headers["etag"]
+        for params in ({"w": 64}, {"w": 64, "h": 4096}, {"w": 64, "h": 512})
+    }
+    assert len(etags) == 1
+    assert anon.get(path, params={"w": 256, "h": 64}).headers["etag"] not in etags  # now h binds

@@ -94,6 +94,8 @@ def _png_location(kind: bytes, body: bytes) -> bytes | None:
             return _exif_payload_without_gps(body)
         except ValueError:
             return None
+    if body.partition(b"\x00")[0] not in _KEYWORDS:
+        return body  # a text chunk of another kind (a comment, a date): not metadata we edit
     parsed = _png_text(kind, body)
     if parsed is None:
         return None
@@ -116,10 +118,35 @@ def _png_location(kind: bytes, body: bytes) -> bytes | None:
     return body if edited == text else rebuild(edited)
 
 
+# The text chunks read or edited here; any other keyword is never decompressed.
+_KEYWORDS = frozenset(
+    {
+        b"XML:com.adobe.xmp",
+        b"Raw profile type exif",
+        b"Raw profile type APP1",
+        b"Raw profile type xmp",
+        b"Raw profile type iptc",
+        b"Raw profile type 8bim",
+    }
+)
+# A compressed text chunk may inflate to at most this: a zTXt of 3 MB can hold gigabytes of
+# zeros (a decompression bomb on the upload path). Past it the chunk counts as unparseable.
+MAX_TEXT_BYTES = 4 * 1024 * 1024
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    text = inflater.decompress(data, MAX_TEXT_BYTES)
+    if inflater.unconsumed_tail:
+        raise zlib.error(f"text chunk inflates past {MAX_TEXT_BYTES} bytes")
+    return text
+
+
 def _png_text(kind: bytes, body: bytes) -> tuple[bytes, bytes, Callable[[bytes], bytes]] | None:
-    """(keyword, text, a function giving the chunk body for a new text) of a PNG text chunk."""
+    """(keyword, text, a function giving the chunk body for a new text) of a PNG text chunk whose
+    keyword is one of ``_KEYWORDS``; None for any other, or one that cannot be read."""
     keyword, sep, rest = body.partition(b"\x00")
-    if not sep:
+    if not sep or keyword not in _KEYWORDS:
         return None
     try:
         if kind == b"tEXt":
@@ -127,7 +154,7 @@ def _png_text(kind: bytes, body: bytes) -> tuple[bytes, bytes, Callable[[bytes],
         if kind == b"zTXt":
             return (
                 keyword,
-                zlib.decompress(rest[1:]),
+                _inflate(rest[1:]),
                 lambda text: keyword + b"\x00\x00" + zlib.compress(text),
             )
         compressed, head = rest[0], rest[:2]
@@ -135,7 +162,7 @@ def _png_text(kind: bytes, body: bytes) -> tuple[bytes, bytes, Callable[[bytes],
         translated, _, text = rest.partition(b"\x00")
         prefix = keyword + b"\x00" + head + language + b"\x00" + translated + b"\x00"
         if compressed:
-            return keyword, zlib.decompress(text), lambda text: prefix + zlib.compress(text)
+            return keyword, _inflate(text), lambda text: prefix + zlib.compress(text)
         return keyword, text, lambda text: prefix + text
     except (IndexError, zlib.error):
         return None

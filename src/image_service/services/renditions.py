@@ -42,6 +42,7 @@ CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp",
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
 # EXIF orientations 5..8 turn the picture a quarter: the upright image has width and height swapped.
 QUARTER_TURNS = frozenset({5, 6, 7, 8})
+QUALITY_STEP = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,13 @@ def wants_rendition(params: Mapping[str, str]) -> bool:
 
 
 def parse_request(params: Mapping[str, str], sizes: tuple[int, ...]) -> RenditionRequest:
-    """The rendition parameters of a query; InvalidInput (400) for any value not allowed."""
+    """The rendition parameters of a query; InvalidInput (400) for any value not allowed, or
+    given twice (``w=256&w=512`` has no one meaning)."""
+    getlist = getattr(params, "getlist", None)
+    if getlist is not None:
+        for name in sorted(PARAMETERS):
+            if len(getlist(name)) > 1:
+                raise InvalidInput(f"{name} may be given once")
     width, height = _size(params, "w", sizes), _size(params, "h", sizes)
     fit = params.get("fit", "inside").lower()
     if fit not in FITS:
@@ -87,8 +94,12 @@ def parse_request(params: Mapping[str, str], sizes: tuple[int, ...]) -> Renditio
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
     quality = _integer(params, "quality")
-    if quality is not None and not 1 <= quality <= 100:
-        raise InvalidInput("quality must be between 1 and 100")
+    if quality is not None:
+        if not 1 <= quality <= 100:
+            raise InvalidInput("quality must be between 1 and 100")
+        # Rounded up to a step of 10, so that quality gives 10 renditions per size, not 100:
+        # the size ladder's bound on what one image may cost in storage and CPU holds.
+        quality = -(-quality // QUALITY_STEP) * QUALITY_STEP
     return RenditionRequest(width, height, fit, fmt, quality)
 
 
@@ -157,6 +168,8 @@ class Rendition:
 
 def plan(ctx: Context, image: Image, wanted: RenditionRequest, accept: str | None) -> Rendition:
     fmt = negotiate(wanted.format, accept, auto_avif=ctx.limits.auto_avif)
+    if fmt is None and image.format == "JPEG":
+        fmt = "jpeg"  # a JPEG has no transparency: the engine's choice is known before reading
     width, height = _box(image, wanted)
     quality = None if fmt == "png" else wanted.quality  # lossless: quality changes nothing
     spec = RenderSpec(width=width, height=height, fit=wanted.fit, format=fmt, quality=quality)
@@ -178,10 +191,15 @@ def _box(image: Image, wanted: RenditionRequest) -> tuple[int | None, int | None
         if scale <= 1:
             return wanted.width, wanted.height
         return max(1, round(wanted.width / scale)), max(1, round(wanted.height / scale))
-    scales = [box / size for box, size in ((wanted.width, width), (wanted.height, height)) if box]
+    scale_w = wanted.width / width if wanted.width else None
+    scale_h = wanted.height / height if wanted.height else None
+    scales = [s for s in (scale_w, scale_h) if s is not None]
     if not scales or min(scales) >= 1:
         return width, height
-    return wanted.width, wanted.height
+    # Only the side that binds: w=64&h=4096, w=64&h=3072 and w=64 are one rendition.
+    if scale_w is not None and (scale_h is None or scale_w <= scale_h):
+        return wanted.width, None
+    return None, wanted.height
 
 
 @functools.cache
@@ -200,16 +218,22 @@ class StoredRendition:
         return EXTENSIONS.get(self.content_type, "img")
 
 
+def stored(ctx: Context, rendition: Rendition) -> StoredRendition | None:
+    """The rendition's stored object, or None when it was not made yet."""
+    data = _stored(ctx, rendition.key)
+    return None if data is None else StoredRendition(data, rendition.content_type or sniff_content_type(data))
+
+
 def get_or_make(ctx: Context, rendition: Rendition) -> StoredRendition:
     """The rendition's bytes: the stored object, or, the first time, rendered and stored."""
-    data = _stored(ctx, rendition.key)
-    if data is None:
+    found = stored(ctx, rendition)
+    if found is None:
         with _flight(rendition.key):
             # Re-checked under the lock: a request that waited for the one rendering finds it.
-            data = _stored(ctx, rendition.key)
-            if data is None:
+            found = stored(ctx, rendition)
+            if found is None:
                 return _make(ctx, rendition)
-    return StoredRendition(data, rendition.content_type or sniff_content_type(data))
+    return found
 
 
 def _make(ctx: Context, rendition: Rendition) -> StoredRendition:
@@ -219,6 +243,14 @@ def _make(ctx: Context, rendition: Rendition) -> StoredRendition:
     original = ctx.blobs.get(rendition.image.blob_key)
     made = render(original, rendition.spec, budget=process_budget(ctx.limits.pixel_budget))
     stored = ctx.blobs.put_new(rendition.key, made.data, made.content_type)
+    if stored:
+        try:
+            ctx.catalog.get(rendition.image.image_id)
+        except NotFound:
+            # Deleted while this was rendering: its renditions were removed before this one
+            # existed. Take it back, so a delete leaves none behind.
+            ctx.blobs.delete(rendition.key)
+            raise
     # Every render is logged, kept or not: the log is how one tells renders from reads.
     log.info(
         "rendition made", extra={"image_id": rendition.image.image_id, "key": rendition.key, "stored": stored}

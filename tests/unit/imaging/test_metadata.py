@@ -334,3 +334,23 @@ def test_damaged_metadata_never_raises(fmt: str, mode: str, position: float, pat
     data[offset : offset + len(patch)] = patch
     stripped = strip(bytes(data[:offset] if cut else data), fmt, mode)
     assert isinstance(stripped, bytes)
+
+
+@pytest.mark.parametrize("keyword", [b"XML:com.adobe.xmp", b"Raw profile type exif", b"Comment"])
+def test_a_compressed_text_bomb_is_never_inflated_whole(keyword: bytes) -> None:
+    """A zTXt of ~200 KB that inflates to 200 MiB: read at most a few MiB of it (the XMP or
+    EXIF one is then unreadable, so it goes: privacy first), never the whole."""
+    import tracemalloc
+
+    bomb = zlib.compress(b"\x00" * (200 * 1024 * 1024), 9)
+    data = png_text(b"zTXt", keyword + b"\x00\x00" + bomb)
+    tracemalloc.start()
+    try:
+        stripped = strip(data, "PNG", "location")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 1024 * 1024, peak
+    kinds = [(kind, body.partition(b"\x00")[0]) for kind, body in png_chunks(stripped)]
+    assert ((b"zTXt", keyword) in kinds) == (keyword == b"Comment")
+    assert strip(data, "PNG", "none") == data

@@ -13,13 +13,19 @@ nothing the client does not see at once.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import os
 import re
+import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from image_service.api.deps import CallerDep, ContextDep, ImageIdPath, run_io
 from image_service.api.errors import error_response
@@ -44,6 +50,7 @@ from image_service.services.renditions import (
     plan,
     wants_rendition,
 )
+from image_service.services.renditions import stored as stored_rendition
 
 router = APIRouter(tags=["content"])
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -140,10 +147,8 @@ async def content_by_id(
         grant = ContentGrant(expires=expires, download=download, signature=signature)
     if wants_rendition(request.query_params):
         wanted = parse_request(request.query_params, ctx.limits.rendition_sizes)
-        # Always in a thread: the first request renders (CPU for milliseconds), and the per-key
-        # lock that makes concurrent first requests render once must not block the event loop.
-        return await run_in_threadpool(
-            _rendition_by_id, request, ctx, caller, image_id, grant, download, wanted
+        return await answer_rendition(
+            request, _rendition_by_id, request, ctx, caller, image_id, grant, download, wanted
         )
     return await run_io(request, _content_by_id, request, ctx, caller, image_id, grant, download)
 
@@ -163,10 +168,45 @@ def _rendition_by_id(
     grant: ContentGrant | None,
     download: bool,
     wanted: RenditionRequest,
+    may_make: bool,
 ) -> Response:
     image = open_content(ctx, caller, image_id=image_id, grant=grant, rendition=wanted)
     cache = _cache_by_id(image, grant)
-    return serve_rendition(request, ctx, image, wanted, download=download, cache_control=cache)
+    return serve_rendition(
+        request, ctx, image, wanted, download=download, cache_control=cache, may_make=may_make
+    )
+
+
+class NotMadeYet(Exception):
+    """The rendition is not stored yet: making it is work for a thread, not the event loop."""
+
+
+# Threads that make renditions, per event loop: their own, fewer than the shared pool's 40, so a
+# burst of first requests (each rendering for up to a second, or waiting for the pixel budget or
+# for the one request making the same rendition) queues here and never takes the threads that
+# lists, uploads and the AWS backend's reads need.
+RENDER_THREADS = 2 * (os.cpu_count() or 1)
+_render_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _render_limiter() -> anyio.CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    limiter = _render_limiters.get(loop)
+    if limiter is None:
+        limiter = _render_limiters[loop] = anyio.CapacityLimiter(RENDER_THREADS)
+    return limiter
+
+
+async def answer_rendition(request: Request, work: Callable[..., Response], *args: Any) -> Response:
+    """A stored rendition is served the original's way (``run_io``: inline on local storage);
+    only a first request, which renders (CPU for milliseconds) and may wait on the per-key lock
+    that makes concurrent first requests render once, goes to a thread of its own pool."""
+    try:
+        return await run_io(request, work, *args, False)
+    except NotMadeYet:
+        return await anyio.to_thread.run_sync(functools.partial(work, *args, True), limiter=_render_limiter())
 
 
 def _cache_by_id(image: Image, grant: ContentGrant | None) -> str:
@@ -200,7 +240,9 @@ async def content_by_name(
         raise NotFound("not found")
     if wants_rendition(request.query_params):
         wanted = parse_request(request.query_params, ctx.limits.rendition_sizes)
-        return await run_in_threadpool(_rendition_by_name, request, ctx, caller, name, download, wanted)
+        return await answer_rendition(
+            request, _rendition_by_name, request, ctx, caller, name, download, wanted
+        )
     return await run_io(request, _content_by_name, request, ctx, caller, name, download)
 
 
@@ -210,11 +252,17 @@ def _content_by_name(request: Request, ctx: Context, caller: Caller, name: str, 
 
 
 def _rendition_by_name(
-    request: Request, ctx: Context, caller: Caller, name: str, download: bool, wanted: RenditionRequest
+    request: Request,
+    ctx: Context,
+    caller: Caller,
+    name: str,
+    download: bool,
+    wanted: RenditionRequest,
+    may_make: bool,
 ) -> Response:
     image = open_content(ctx, caller, name=name)
     return serve_rendition(
-        request, ctx, image, wanted, download=download, cache_control=_cache_by_name(image)
+        request, ctx, image, wanted, download=download, cache_control=_cache_by_name(image), may_make=may_make
     )
 
 
@@ -268,9 +316,11 @@ def serve_rendition(
     *,
     download: bool,
     cache_control: str,
+    may_make: bool = True,
 ) -> Response:
     """A rendition, answered as ``serve`` answers the original. The ETag comes from the image and
-    the request, so a 304 reads nothing; the bytes are read (or made) for everything else."""
+    the request, so a 304 reads nothing; the bytes are read (or made) for everything else.
+    Without ``may_make``, a rendition not stored yet raises NotMadeYet (``answer_rendition``)."""
     rendition = plan(ctx, image, wanted, request.headers.get("accept"))
     headers = {
         "ETag": rendition.etag,
@@ -283,7 +333,10 @@ def serve_rendition(
         headers["Vary"] = "Accept"
     if _not_modified(request, rendition.etag, image.created_at):
         return Response(status_code=304, headers=headers, media_type=rendition.content_type)
-    stored = get_or_make(ctx, rendition)
+    found = get_or_make(ctx, rendition) if may_make else stored_rendition(ctx, rendition)
+    if found is None:
+        raise NotMadeYet
+    stored = found
     size = len(stored.data)
     filename = renamed_for(image.filename, stored.extension)
     headers["Content-Disposition"] = content_disposition(filename, download=download)
