@@ -7,20 +7,30 @@ format, uuid4 ids, default names ``<image_id>.jpg``), with skewed, repeatable di
 - 1,000 tags, Zipf (exponent 1.0), 3 distinct tags per image: the top tag is on ~35% of images,
   the last on ~0.04%;
 - 50 categories, mildly skewed (exponent 0.5); 15% of images have no category;
-- 10% private; ``created_at`` uniform over two years at millisecond precision.
+- 10% private; ``created_at`` uniform over two years at millisecond precision;
+- titles of 3-8 words and descriptions of 0-60 words (a quarter empty, a sixth of 30-60 words)
+  drawn from a Zipf vocabulary (exponent 1.0) of 30,000 made-up words, 3% of them accented
+  (``moréla``): the top word is in most images, the last ones in about a hundred. Words are
+  separated by spaces, the title's first word capitalised, some followed by a comma or a period,
+  so a word always starts after a space (``bench_search``'s LIKE reference relies on it).
 
 Rows are inserted in ``created_at`` order, as a real catalog fills up over time (so table rowids
 follow time, like in production). For speed the secondary indexes and the facet-count triggers
 are dropped during the bulk insert and recreated afterwards from the project's own SCHEMA, and
 ``facet_counts`` is filled with GROUP BY counts: the same numbers the triggers would have kept.
+The text is indexed by the project's own migration: the rows go in as a schema-2 file (no
+``docid``, no FTS table), then ``open_database`` runs the upgrade to schema 3 (``sqlite_search.
+index_all``), timed, so the build also measures "migration at start-up" for this size.
 The file is written under a temporary name and renamed when complete, keyed by size, generator
-version and a hash of the schema, so reruns reuse it and a schema change rebuilds it.
+version and a hash of the schema and of the migration's ``index_all``, so reruns reuse it and a
+change of either rebuilds it.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import inspect
 import itertools
 import json
 import random
@@ -35,10 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS_DIR
-from image_service.adapters.sqlite_schema import COLUMNS, SCHEMA, SCHEMA_VERSION
+from image_service.adapters.sqlite_schema import COLUMNS, SCHEMA, SCHEMA_VERSION, open_database
+from image_service.adapters.sqlite_search import SEARCH_SCHEMA, index_all
 from image_service.domain.models import format_time
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SEED = 20261121
 N_USERS = 10_000
 N_TAGS = 1_000
@@ -49,6 +60,11 @@ NO_CATEGORY_SHARE = 0.15
 USER_EXPONENT = 0.8
 TAG_EXPONENT = 1.0
 CATEGORY_EXPONENT = 0.5
+N_WORDS = 30_000
+WORD_EXPONENT = 1.0
+ACCENTED_SHARE = 0.03
+TITLE_WORDS = (3, 8)
+PRE_MIGRATION_VERSION = 2  # the rows go in as a file of the schema before text search
 START = datetime(2024, 11, 1, tzinfo=UTC)
 SPAN = timedelta(days=730)
 CHUNK = 20_000
@@ -67,16 +83,49 @@ def category(rank: int) -> str:
     return f"category{rank:02d}"
 
 
+_ONSETS = ["b", "c", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "ch", "gr", "st", "tr"]
+_VOWELS = ["a", "e", "i", "o", "u", "ai", "ou"]
+_CODAS = ["", "", "", "n", "r", "s", "l", "m", "t"]
+_ACCENTS = {"a": "á", "e": "é", "i": "í", "o": "ö", "u": "ü"}
+
+
+def vocabulary() -> list[str]:
+    """The ``N_WORDS`` words by popularity rank (index 0 = rank 1), as written in the text: made-up,
+    1 to 4 syllables (popular words shorter, like real ones), distinct once normalised
+    (``domain.text.words``); ``ACCENTED_SHARE`` of them carry an accent after their first letter."""
+    rng = random.Random(SEED + 1)
+    seen: set[str] = set()
+    found: list[str] = []
+    while len(found) < N_WORDS:
+        syllables = 1 + min(3, int(len(found) ** 0.25 * rng.random() * 1.2))
+        word = "".join(
+            rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(syllables)
+        )
+        if len(word) < 3 or word in seen:
+            continue
+        seen.add(word)
+        if rng.random() < ACCENTED_SHARE:
+            spots = [i for i, c in enumerate(word) if i > 0 and c in _ACCENTS]
+            if spots:
+                spot = rng.choice(spots)
+                word = word[:spot] + _ACCENTS[word[spot]] + word[spot + 1 :]
+        found.append(word)
+    return found
+
+
 @dataclass(frozen=True)
 class BuiltCatalog:
     path: Path
     size: int
     build_seconds: float | None  # None when a cached file was reused
     file_bytes: int
+    migration_seconds: float | None = None  # the schema-3 upgrade (text indexing); None if reused
 
 
 def cache_dir(size: int) -> Path:
-    key = hashlib.sha256(f"{GENERATOR_VERSION}\n{SCHEMA_VERSION}\n{SCHEMA}".encode()).hexdigest()[:10]
+    # The text index is made by the migration, so its code is part of what the file is.
+    schema = f"{SCHEMA_VERSION}\n{SCHEMA}\n{SEARCH_SCHEMA}\n{inspect.getsource(index_all)}"
+    key = hashlib.sha256(f"{GENERATOR_VERSION}\n{schema}".encode()).hexdigest()[:10]
     return RESULTS_DIR / f"listdb-{size}-{key}"
 
 
@@ -93,11 +142,11 @@ def ensure_catalog(size: int, *, rebuild: bool = False, log: Any = print) -> Bui
     building.mkdir(parents=True)
     started = time.perf_counter()
     log(f"  building a catalog of {size:,} images in {building} ...")
-    _build(building / "catalog.sqlite3", size, log)
+    migration = _build(building / "catalog.sqlite3", size, log)
     building.rename(final)
     seconds = time.perf_counter() - started
     log(f"  built in {seconds:.0f}s ({_file_bytes(final) / 2**20:,.0f} MiB)")
-    return BuiltCatalog(final, size, seconds, _file_bytes(final))
+    return BuiltCatalog(final, size, seconds, _file_bytes(final), migration)
 
 
 def _file_bytes(directory: Path) -> int:
@@ -108,7 +157,8 @@ def _zipf_cumulative(n: int, exponent: float) -> list[float]:
     return list(itertools.accumulate(1 / (rank**exponent) for rank in range(1, n + 1)))
 
 
-def _build(path: Path, size: int, log: Any) -> None:
+def _build(path: Path, size: int, log: Any) -> float:
+    """Build the file; returns the seconds the schema-3 migration (text indexing) took."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = OFF")
@@ -142,11 +192,27 @@ def _build(path: Path, size: int, log: Any) -> None:
         conn.execute("COMMIT")
         log("    rows in; creating indexes and triggers from SCHEMA")
         conn.executescript(SCHEMA)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA user_version = {PRE_MIGRATION_VERSION}")
         _check(conn, size)
         conn.execute("PRAGMA journal_mode = WAL")
     finally:
         conn.close()
+    log(f"    opening it with open_database: the schema {SCHEMA_VERSION} migration indexes the text")
+    started, cpu = time.perf_counter(), time.process_time()
+    db = open_database(path)
+    migration = time.perf_counter() - started
+    db.close()
+    log(
+        f"    migration (index_all of {size:,} images) took {migration:.1f}s "
+        f"({time.process_time() - cpu:.1f}s CPU)"
+    )
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        _check_text(conn, size)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return migration
 
 
 def _check(conn: sqlite3.Connection, size: int) -> None:
@@ -159,6 +225,18 @@ def _check(conn: sqlite3.Connection, size: int) -> None:
         raise RuntimeError(f"facet_counts inconsistent: {counted}")
 
 
+def _check_text(conn: sqlite3.Connection, size: int) -> None:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    (unindexed,) = conn.execute("SELECT count(*) FROM images WHERE docid IS NULL").fetchone()
+    (entries,) = conn.execute("SELECT count(*) FROM image_text").fetchone()
+    (words,) = conn.execute("SELECT count(*) FROM facet_counts WHERE facet = 'word'").fetchone()
+    if version != SCHEMA_VERSION or unindexed or entries != size or not words:
+        raise RuntimeError(
+            f"migration incomplete: version {version}, {unindexed} images without docid, "
+            f"{entries} text entries, {words} word counts"
+        )
+
+
 def _rows(size: int) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[str, str, str]]]]:
     rng = random.Random(SEED)
     span_ms = int(SPAN.total_seconds() * 1000)
@@ -169,11 +247,29 @@ def _rows(size: int) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[str, st
     sizes = [(4032, 3024), (3024, 4032), (1920, 1080), (1080, 1080), (2048, 1536), (800, 600)]
     formats = [("JPEG", "image/jpeg", "jpg")] * 16 + [("PNG", "image/png", "png")] * 3
     formats += [("WEBP", "image/webp", "webp")]
-    words = ["sunset", "cat", "dog", "beach", "city", "night"]
-    words += ["mountain", "river", "portrait", "street", "food", "party"]
+    vocab = vocabulary()
+    word_cum = _zipf_cumulative(N_WORDS, WORD_EXPONENT)
 
     def pick(cumulative: list[float]) -> int:
         return bisect.bisect_left(cumulative, rng.random() * cumulative[-1]) + 1
+
+    def text(count: int) -> str:
+        chosen = rng.choices(vocab, cum_weights=word_cum, k=count)
+        for i in range(len(chosen) - 1):
+            mark = rng.random()
+            if mark < 0.05:
+                chosen[i] += ","
+            elif mark < 0.07:
+                chosen[i] += "."
+        return " ".join(chosen)
+
+    def description_words() -> int:
+        kind = rng.random()
+        if kind < 0.25:
+            return 0
+        if kind < 0.83:
+            return rng.randint(1, 29)
+        return rng.randint(30, 60)
 
     for start in range(0, size, CHUNK):
         images: list[tuple[Any, ...]] = []
@@ -194,8 +290,8 @@ def _rows(size: int) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[str, st
                 "user_id": owner,
                 "name": f"{image_id}.{extension}",
                 "filename": f"IMG_{number % 10000:04d}.{extension.upper()}",
-                "title": f"{rng.choice(words).title()} {number}",
-                "description": " ".join(rng.choice(words) for _ in range(rng.randrange(0, 12))),
+                "title": text(rng.randint(*TITLE_WORDS)).capitalize(),
+                "description": text(description_words()),
                 "tags": json.dumps(chosen),
                 "category": None if rng.random() < NO_CATEGORY_SHARE else category(pick(category_cum)),
                 "visibility": "private" if rng.random() < PRIVATE_SHARE else "public",

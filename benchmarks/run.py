@@ -3,8 +3,8 @@
 python -m benchmarks.run                  # everything (what `make bench` runs), ~10 min, plus
                                           # ~1.5 min the first time to build the 1M catalog
 python -m benchmarks.run --quick          # smaller catalogs, fewer samples, short wrk runs
-python -m benchmarks.run --only list      # one benchmark (repeatable): list, upload, serve, and on
-                                          # the AWS emulators amplification, requests, coldstart
+python -m benchmarks.run --only list      # one benchmark (repeatable): list, search, upload, serve,
+                                          # and on the AWS emulators amplification, requests, coldstart
 python -m benchmarks.run --markdown       # also print the tables as Markdown
 python -m benchmarks.run --results DIR    # write the JSON there instead (tests/benchmarks does)
 """
@@ -26,8 +26,13 @@ from typing import Any
 from benchmarks import (
     bench_amplification,
     bench_coldstart,
+    bench_imaging,
     bench_list,
+    bench_memory,
+    bench_renditions,
     bench_requests,
+    bench_search,
+    bench_search_dynamodb,
     bench_serve,
     bench_upload,
 )
@@ -44,11 +49,16 @@ from benchmarks.common import (
 
 BENCHMARKS: dict[str, ModuleType] = {
     "list": bench_list,
+    "search": bench_search,
     "upload": bench_upload,
+    "imaging": bench_imaging,
+    "memory": bench_memory,
+    "renditions": bench_renditions,
     "serve": bench_serve,
     "amplification": bench_amplification,
     "requests": bench_requests,
     "coldstart": bench_coldstart,
+    "search_dynamodb": bench_search_dynamodb,
 }
 
 
@@ -56,7 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only this one")
     parser.add_argument("--quick", action="store_true", help="a smoke run: small and short")
-    parser.add_argument("--list-size", type=int, default=None, help="images in the list catalog (1,000,000)")
+    parser.add_argument(
+        "--list-size", type=int, default=None, help="images in the list and search catalog (1,000,000)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached list catalog")
     parser.add_argument("--wrk-seconds", type=int, default=None, help="duration of each wrk run (10)")
     parser.add_argument("--wrk-rounds", type=int, default=None, help="wrk runs per server (3)")

@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import assert_error, list_all, upload_image
+from api_helpers import assert_error, list_all, upload_image, upload_json
+
+from image_service.domain.text import MAX_INDEXED_WORDS
 
 pytestmark = pytest.mark.api
 
@@ -143,3 +145,28 @@ def test_a_search_without_words_or_with_too_many_is_400(
     anon: httpx.Client, params: dict[str, str], message: str
 ) -> None:
     assert message in assert_error(anon.get("/images", params=params), 400)
+
+
+def test_words_past_the_cap_are_kept_but_not_searchable_and_the_answer_says_so(
+    alice: httpx.Client, anon: httpx.Client
+) -> None:
+    word = token()
+    many = [f"{word}{n}" for n in range(MAX_INDEXED_WORDS + 4)]
+    response = alice.post("/images", json={**upload_json(), "title": word, "description": " ".join(many)})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["unindexed_words"] == 5, "the title word took one of the places"
+    assert body["metadata"]["description"] == " ".join(many), "nothing is lost but searchability"
+    image_id = body["image_id"]
+    assert found(anon, q=many[MAX_INDEXED_WORDS - 2]) == [image_id]
+    assert found(anon, q=many[-1]) == []
+    edited = alice.patch(f"/images/{image_id}", json={"description": " ".join(many[:10])})
+    assert edited.status_code == 200 and "unindexed_words" not in edited.json(), edited.text
+    assert found(anon, q=many[9]) == [image_id]
+    assert "unindexed_words" not in upload_image_answer(alice)
+
+
+def upload_image_answer(client: httpx.Client) -> dict[str, Any]:
+    response = client.post("/images", json=upload_json(title="short"))
+    assert response.status_code == 201, response.text
+    return dict(response.json())

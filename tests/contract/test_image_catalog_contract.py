@@ -11,6 +11,7 @@ import pytest
 
 from image_service.domain.errors import Conflict, NotFound
 from image_service.domain.models import Image, ImageQuery, Keyset, Visibility
+from image_service.domain.text import BOTH_FIELDS, MAX_INDEXED_WORDS, TextField, search
 from image_service.ports import ImageCatalog, ImageInventory
 
 MakeImage = Callable[..., Image]
@@ -391,3 +392,34 @@ def test_visible_to_combined_with_other_filters_pages_exactly(
             break
         after = page.next
     assert seen == expected
+
+
+def _q(text: str) -> ImageQuery:
+    return ImageQuery(text=(search("q", text, BOTH_FIELDS),))
+
+
+def test_text_search_normalises_prefixes_and_follows_edits(
+    catalog: ImageCatalog, make_image: MakeImage
+) -> None:
+    image = make_image("t", title="Café au lait", description="Sunset, over the SEA")
+    catalog.add(image)
+    assert ids(catalog, _q("CAFE")) == ["t"]
+    assert ids(catalog, _q("sea sun")) == ["t"]
+    assert ids(catalog, _q("sun sea")) == [], "only the last word is a prefix"
+    assert ids(catalog, ImageQuery(text=(search("title", "sunset", (TextField.TITLE,)),))) == []
+    assert ids(catalog, ImageQuery(text=(search("description", "sunset", (TextField.DESCRIPTION,)),))) == [
+        "t"
+    ]
+    catalog.update(dataclasses.replace(image, title="Night train", description=""))
+    assert ids(catalog, _q("cafe")) == []
+    assert ids(catalog, _q("night tra")) == ["t"]
+    catalog.remove("t")
+    assert ids(catalog, _q("night")) == []
+
+
+def test_words_past_the_cap_are_not_searchable(catalog: ImageCatalog, make_image: MakeImage) -> None:
+    many = [f"w{n}" for n in range(MAX_INDEXED_WORDS + 3)]
+    catalog.add(make_image("t", title="first", description=" ".join(many)))
+    assert ids(catalog, _q(many[MAX_INDEXED_WORDS - 2])) == ["t"]
+    assert ids(catalog, _q(many[MAX_INDEXED_WORDS - 1])) == [], "the title word took a place"
+    assert ids(catalog, _q(many[-1])) == []

@@ -6,11 +6,13 @@ write: never half an image. Updates and deletes are optimistic: they read the im
 on the condition that its ``version`` is still the one they read, and retry if it moved. Access
 counts are one UpdateItem with an atomic ADD. The table layout is in ``aws.table``, the items in
 ``dynamodb_items``, the list plan in ``dynamodb_listing``; the access patterns are in
-docs/ARCHITECTURE.md.
+docs/ARCHITECTURE.md. Text search's items (``dynamodb_words``) are kept by ``DynamoDBWordIndex``
+after each write's transaction (see there why not inside it).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,13 +36,25 @@ from image_service.adapters.dynamodb_items import (
     tag_key,
 )
 from image_service.adapters.dynamodb_listing import Merger, plan, sort_range
+from image_service.adapters.dynamodb_search import choose
 from image_service.adapters.dynamodb_table import MUST_BE_NEW, DynamoDBTable
+from image_service.adapters.dynamodb_word_index import DynamoDBWordIndex
 from image_service.aws.errors import aws_errors, error_code
 from image_service.aws.table import BY_CATEGORY, PK, SHARDS, SK
 from image_service.domain.errors import BackendUnavailable, Conflict, NotFound
-from image_service.domain.models import Image, ImageQuery, Keyset, Page, format_time, parse_time
+from image_service.domain.models import (
+    Image,
+    ImageQuery,
+    Keyset,
+    Page,
+    Visibility,
+    format_time,
+    parse_time,
+)
 
+log = logging.getLogger(__name__)
 WHAT = "image catalog"
+LOOK_AHEAD = 5  # rows checked at a time for the one matching row that says a page has more
 NEW = {"ConditionExpression": MUST_BE_NEW}
 ATTEMPTS = 5  # optimistic writes retried when a concurrent writer moved the version first
 TAG_ATTRIBUTES = ("visibility", "category", "tags")  # what tag items copy from the image
@@ -56,6 +70,7 @@ class DynamoDBImageCatalog:
         self.table = table
         self.shards = shards
         self._pool = pool or ThreadPoolExecutor(max_workers=2 * shards + 2, thread_name_prefix="ddb-list")
+        self.words = DynamoDBWordIndex(table, self._pool)
 
     # -- images ----------------------------------------------------------------------------
     def add(self, image: Image) -> None:
@@ -69,6 +84,7 @@ class DynamoDBImageCatalog:
             raise Conflict("image id already exists")
         if failed is not None:
             raise Conflict(f"name {image.name!r} is already taken")
+        self._index_words(image, None)
 
     def get(self, image_id: str) -> Image:
         return image_from(self._get_image_item(image_id))
@@ -105,6 +121,7 @@ class DynamoDBImageCatalog:
                 writes += [self._put(tag_item(image, tag)) for tag in image.tags]
             failed = self._transact(writes)
             if failed is None:
+                self._index_words(image, version + 1, current)
                 return
             if failed == name_write:
                 raise Conflict(f"name {image.name!r} is already taken")
@@ -122,8 +139,47 @@ class DynamoDBImageCatalog:
                 *(self._delete(tag_key(image_id, t)) for t in current.tags),
             ]
             if self._transact(writes) is None:
+                self._unindex_words(current)
                 return current
         raise BackendUnavailable("the image is being changed by others; retry")
+
+    def _index_words(self, image: Image, version: int | None, before: Image | None = None) -> None:
+        """Bring the text items (and the user's count) in step with ``image`` as just written:
+        ``version`` None for a new image, else the version written and ``before`` what it
+        replaced. Failures are logged, not raised: the image is stored, only its searchability
+        lags, and `image-service reindex` repairs it."""
+        try:
+            if before is None or before.visibility != image.visibility:
+                self.words.count_user(image, 1)
+                if before is not None:
+                    self.words.count_user(before, -1)
+            self.words.sync(image, new=version is None)
+            if version is not None:
+                self._settle_words(image.image_id, version)
+        except BackendUnavailable:
+            log.warning("text index of image %s not updated; run image-service reindex", image.image_id)
+
+    def _settle_words(self, image_id: str, version: int) -> None:
+        """If another update moved the version while this one synced, this one may have written
+        the words of an older state over the newer: sync again from what is stored now."""
+        for _ in range(ATTEMPTS):
+            item = self.table.get(image_key(image_id), WHAT)
+            if item is None:  # deleted meanwhile: its delete may have run before this sync
+                self.words.remove(image_id)
+                return
+            stored = int(item.get("version", {"N": "1"})["N"])
+            if stored == version:
+                return
+            version = stored
+            self.words.sync(image_from(item))
+
+    def _unindex_words(self, image: Image) -> None:
+        try:
+            self.words.count_user(image, -1)
+            self.words.remove(image.image_id)
+        except BackendUnavailable:
+            # Items of a deleted image only cost reads: lists skip images that are gone.
+            log.warning("text items of deleted image %s left behind", image.image_id)
 
     def record_access(self, image_id: str, at: datetime) -> Image:
         response = self.table.conditional(
@@ -151,7 +207,19 @@ class DynamoDBImageCatalog:
         keyed = query.canonical()
         if keyed is None or (low is not None and high is not None and low >= high):
             return Page()
-        merger = Merger(self._query, self._pool, plan(keyed, self.shards), low, high, skip_high)
+        text = None
+        if keyed.text:
+            text = choose(keyed.text, self.words.counts, self.words.expand)
+            if text is None:
+                return Page()
+            if keyed.user_id is not None:
+                # The user's partition drives instead (the text checked on the images) when it
+                # holds fewer images than the text's rarest term is in.
+                visibilities = [keyed.visibility] if keyed.visibility else list(Visibility)
+                users = self.words.user_images(keyed.user_id, visibilities)
+                if users is not None and users < text.estimate:
+                    text = None
+        merger = Merger(self._query, self._pool, plan(keyed, self.shards, text), low, high, skip_high)
         if after is not None and after.resume:
             merger.resume(after.resume)
         merger.expected = limit + 1  # the page and one look-ahead row: size the first reads for it
@@ -165,10 +233,26 @@ class DynamoDBImageCatalog:
             # The index is eventually consistent: re-check each image as it is now, so a change
             # made a moment ago (say, made private) is never shown under the old facts.
             images += [i for i in self._batch_images([r["image_id"]["S"] for r in rows]) if query.matches(i)]
-        if last is None or not merger.peek():
+        if last is None or not self._more(merger, query):
             return Page(images)
         keyset = Keyset(parse_time(last["created_at"]["S"]), last["image_id"]["S"], merger.resume_state())
         return Page(images, keyset)
+
+    def _more(self, merger: Merger, query: ImageQuery) -> bool:
+        """Whether a row past the page matches. When the filter decides the query (every plan
+        but text search with several words), any row does; otherwise rows are read and checked
+        on their image until one matches (and is put back for the next page) or none is left,
+        so that ``has_more`` never promises a page that turns out empty."""
+        if merger.plan.exact:
+            return merger.peek()
+        while rows := merger.take(LOOK_AHEAD):
+            images = {i.image_id: i for i in self._batch_images([r["image_id"]["S"] for r in rows])}
+            for position, row in enumerate(rows):
+                image = images.get(row["image_id"]["S"])
+                if image is not None and query.matches(image):
+                    merger.put_back(len(rows) - position)
+                    return True
+        return False
 
     def _query(self, request: dict[str, Any]) -> dict[str, Any]:
         with aws_errors(WHAT):

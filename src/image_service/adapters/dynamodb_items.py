@@ -122,7 +122,7 @@ def tag_of_partition(partition: str) -> str:
     return partition.removeprefix("TAG#").rpartition("#")[0]
 
 
-def _filter_attributes(image: Image) -> Item:
+def filter_attributes(image: Image) -> Item:
     """What the indexes project, so a list can filter on them without reading the image."""
     item: Item = {
         "image_id": S(image.image_id),
@@ -141,7 +141,7 @@ def image_item(image: Image, version: int) -> Item:
     order = order_key(image.created_at, image.image_id)
     item: Item = {
         **image_key(image.image_id),
-        **_filter_attributes(image),
+        **filter_attributes(image),
         "version": N(version),
         "name": S(image.name),
         "filename": S(image.filename),
@@ -174,7 +174,7 @@ def image_item(image: Image, version: int) -> Item:
 def tag_item(image: Image, tag: str) -> Item:
     return {
         **tag_key(image.image_id, tag),
-        **_filter_attributes(image),
+        **filter_attributes(image),
         BY_TAG[1]: S(tag_partition(tag, shard_of(image.image_id))),
         BY_TAG[2]: S(order_key(image.created_at, image.image_id)),
     }

@@ -11,12 +11,18 @@ exhausted.
 Reads are sized to keep read amplification low: the first Query of each stream asks for its
 share of the page, later ones for what is still missing, scaled by how selective its filter has
 been so far.
+
+Text search (``dynamodb_search``) drives from ``by_text`` partitions. Those streams need not be
+disjoint (a prefix merges the partitions of several words, and an image may hold two of them):
+the merger drops the repeat, which arrives next to the first copy since both carry the same
+sort key.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +42,9 @@ from image_service.adapters.dynamodb_items import (
     user_partition,
     visibility_partition,
 )
-from image_service.aws.table import BY_CATEGORY, BY_TAG, BY_USER, BY_VISIBILITY
+from image_service.adapters.dynamodb_search import TextDriver
+from image_service.adapters.dynamodb_words import text_sort_key_of
+from image_service.aws.table import BY_CATEGORY, BY_TAG, BY_TEXT, BY_USER, BY_VISIBILITY, SK
 from image_service.domain.models import ImageQuery, Keyset, Visibility, format_time
 
 MAX_CHUNK = 500
@@ -72,13 +80,17 @@ class Plan:
     filter_expression: str | None
     names: dict[str, str]
     values: dict[str, Any]
+    exact: bool = True  # the filter decides the query: a row read is a row returned
 
 
-def plan(query: ImageQuery, shards: int) -> Plan:
+def plan(query: ImageQuery, shards: int, text: TextDriver | None = None) -> Plan:
     """Which partitions to read (the most selective key we have) and what to filter on.
     ``query`` must be ``ImageQuery.canonical``: ``visible_to`` is then set only with neither a
     user nor a visibility filter, and says "public or mine" (its ``arms``), which becomes the
-    public shards plus the user's private partition, or a filter on a tag or category feed."""
+    public shards plus the user's private partition, or a filter on a tag or category feed.
+    ``text`` is the driver ``dynamodb_search`` chose for the query's text searches: with one,
+    the text partitions drive and every other facet is filtered on their items (they carry the
+    same attributes as tag items)."""
     conditions: list[str] = []
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -102,7 +114,20 @@ def plan(query: ImageQuery, shards: int) -> Plan:
             conditions.append("(#visibility = :public OR #user_id = :me)")
 
     streams: list[Stream]
-    if query.user_id is not None:
+    if text is not None:
+        streams = [Stream(BY_TEXT, f"{key}#{s}") for key in text.keys for s in range(shards)]
+        conditions += text.conditions
+        names |= text.names
+        values |= text.values
+        if query.user_id is not None:
+            where("user_id", ":user", query.user_id)
+        need_tags(query.tags)
+        if query.category is not None:
+            where("category", ":category", query.category)
+        if query.visibility is not None:
+            where("visibility", ":visibility", query.visibility.value)
+        visible_to_filter()
+    elif query.user_id is not None:
         streams = [Stream(BY_USER, user_partition(query.user_id, v)) for v in visibilities]
         need_tags(query.tags)
         if query.category is not None:
@@ -127,7 +152,8 @@ def plan(query: ImageQuery, shards: int) -> Plan:
         streams = [
             Stream(BY_VISIBILITY, visibility_partition(v, s)) for v in visibilities for s in range(shards)
         ]
-    return Plan(streams, " AND ".join(conditions) or None, names, values)
+    exact = not query.text or (text is not None and text.exact)
+    return Plan(streams, " AND ".join(conditions) or None, names, values, exact)
 
 
 def sort_range(query: ImageQuery, after: Keyset | None) -> tuple[str | None, str | None, bool]:
@@ -164,14 +190,28 @@ class Merger:
         self.plan = plan
         self._low, self._high, self._skip_high = low, high, skip_high
         self.expected = 0  # rows the caller will want in all: sizes the first reads
+        # The sort key last taken: a repeat of it (the same image in another stream) is dropped.
+        self._last: str | None = high if skip_high else None
+        self._taken: list[tuple[Stream, Item, str | None]] = []  # by the last take, for put_back
 
     def take(self, count: int) -> list[Item]:
         """Up to ``count`` more items in order (fewer only when every stream is exhausted)."""
         out: list[Item] = []
+        self._taken = []
         while len(out) < count and self._ready(count - len(out)):
             best = max((s for s in self.plan.streams if s.buffer), key=Stream.head)
+            self._taken.append((best, best.buffer[0], self._last))
+            self._last = best.head()
             out.append(best.buffer.popleft())
         return out
+
+    def put_back(self, count: int) -> None:
+        """Return the last ``count`` items of the last ``take`` to their streams, to be taken
+        (or carried in the cursor) again."""
+        for stream, item, last in reversed(self._taken[len(self._taken) - count :]):
+            stream.buffer.appendleft(item)
+            self._last = last
+        del self._taken[len(self._taken) - count :]
 
     def peek(self) -> bool:
         """Whether one more item exists (reading it if needed, but not taking it)."""
@@ -180,6 +220,9 @@ class Merger:
     def _ready(self, wanted: int) -> bool:
         """Read until every unexhausted stream has a head; False if no stream has one."""
         while True:
+            for stream in self.plan.streams:
+                if stream.buffer and stream.head() == self._last:
+                    stream.buffer.popleft()
             active = [s for s in self.plan.streams if s.buffer or not s.exhausted]
             if not active:
                 return False
@@ -248,14 +291,19 @@ class Merger:
             sk_attr = stream.index[2]
             position = stream.start_key[sk_attr]["S"] if stream.start_key else ""
             state.append([int(stream.exhausted), position, [item[sk_attr]["S"] for item in stream.buffer]])
-        return json.dumps(state, separators=(",", ":"))
+        return json.dumps([self._streams_id(), state], separators=(",", ":"))
+
+    def _streams_id(self) -> int:
+        """Which streams a note is about: a text plan may change between pages (a new word in the
+        vocabulary, another rarest word), and a note must never start the wrong stream."""
+        return zlib.crc32("\n".join(s.partition for s in self.plan.streams).encode())
 
     def resume(self, note: str) -> None:
         """Apply ``resume_state`` of the previous page; a note that does not fit is ignored (the
         keyset alone is always a correct place to start)."""
         try:
-            state = json.loads(note)
-            if not isinstance(state, list) or len(state) != len(self.plan.streams):
+            streams_id, state = json.loads(note)
+            if streams_id != self._streams_id() or len(state) != len(self.plan.streams):
                 return
             parsed = [(bool(e), str(p), [str(k) for k in ks]) for e, p, ks in state]
         except (ValueError, TypeError):
@@ -283,4 +331,6 @@ def _base_key(stream: Stream, sort_key: str) -> Item:
     image_id = order_key_parts(sort_key)[1]
     if stream.index is BY_TAG:
         return tag_key(image_id, tag_of_partition(stream.partition))
+    if stream.index is BY_TEXT:
+        return {**image_key(image_id), SK: S(text_sort_key_of(stream.partition))}
     return image_key(image_id)

@@ -100,11 +100,20 @@ class ImageOut(BaseModel):
     last_accessed_at: str | None
 
 
+UNINDEXED = Field(
+    None,
+    description="Present when the title and description hold more distinct words than the"
+    " 100 that are searchable (title words first): how many are stored but not searchable. For"
+    " a batch, the total over its images.",
+)
+
+
 class UploadOut(BaseModel):
     message: str
     image_id: str | None = None
     metadata: ImageOut | None = None
     images: list[ImageOut] | None = None
+    unindexed_words: int | None = UNINDEXED
 
 
 class ListedImageOut(ImageOut):
@@ -137,6 +146,7 @@ class UpdateOut(BaseModel):
     message: str
     image_id: str
     metadata: ImageOut
+    unindexed_words: int | None = UNINDEXED
 
 
 class DeleteOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any
 
 from image_service.api.schemas import ImageOut
 from image_service.domain.models import Image, format_time
+from image_service.domain.text import unindexed_words
 
 # ImageOut is the one list of wire fields (and the OpenAPI schema): each is read from the Image
 # attribute of the same name (or the one ``ATTRIBUTE_OF`` names, where the wire keeps an older
@@ -27,3 +28,10 @@ def image_json(image: Image) -> dict[str, Any]:
     if image.last_accessed_at is not None:
         out["last_accessed_at"] = format_time(image.last_accessed_at)
     return out
+
+
+def search_note(images: list[Image]) -> dict[str, Any]:
+    """``unindexed_words`` for an upload's or an edit's answer, when some words are past the
+    searchable cap (``domain.text.MAX_INDEXED_WORDS``); nothing otherwise."""
+    total = sum(unindexed_words(i.title, i.description) for i in images)
+    return {"unindexed_words": total} if total else {}

@@ -11,6 +11,10 @@ PK                   SK                what
 ===================  ================  =========================================================
 IMAGE#<id>           IMAGE             the image: every field, the counters; GSI1-3 keys
 IMAGE#<id>           TAG#<tag>         one per tag: the filter attributes; GSI4 keys
+IMAGE#<id>           WORD#<word>       one per indexed word: the filter attributes, its fields; GSI5
+IMAGE#<id>           PREFIX#<p>        one per 1-3 letter prefix of its words: those words; GSI5
+VOCAB#<first 3>      <word>            one per word of the whole table: how many images hold it
+USERCOUNT#<u>#<vis>  COUNT             how many images user u has of that visibility
 NAME#<name>          NAME              the unique name -> image_id
 APIKEY#<sha256>      APIKEY            an API key (hash only); GSI1 lists them
 PENDING#<id>         PENDING           a direct upload in progress; GSI2 finds expired ones
@@ -23,6 +27,7 @@ Indexes (sort key always ``<created_at ISO>#<image_id>``, so one Query is newest
 - GSI2 ``by_visibility``: ``VIS#<visibility>#<shard>`` (and ``PENDING`` by expiry).
 - GSI3 ``by_category``: ``CAT#<category>#<shard>``.
 - GSI4 ``by_tag``: ``TAG#<tag>#<shard>``.
+- GSI5 ``by_text``: ``WORD#<word>#<shard>`` and ``PREFIX#<prefix>#<shard>`` (text search).
 
 The feeds that every upload writes to (visibility, popular categories and tags) are split over
 ``SHARDS`` partitions by a hash of the image id, so no single partition takes every write; a list
@@ -48,7 +53,8 @@ BY_USER = ("by_user", "GSI1PK", "GSI1SK")
 BY_VISIBILITY = ("by_visibility", "GSI2PK", "GSI2SK")
 BY_CATEGORY = ("by_category", "GSI3PK", "GSI3SK")
 BY_TAG = ("by_tag", "GSI4PK", "GSI4SK")
-INDEXES = (BY_USER, BY_VISIBILITY, BY_CATEGORY, BY_TAG)
+BY_TEXT = ("by_text", "GSI5PK", "GSI5SK")
+INDEXES = (BY_USER, BY_VISIBILITY, BY_CATEGORY, BY_TAG, BY_TEXT)
 
 # What the indexes carry besides their keys: the list filters, and the API-key fields so that
 # `keys list` is one Query.
@@ -65,6 +71,8 @@ PROJECTED = (
     "revoked_at",
     "expires_at",
 )
+# Text items also carry which fields hold their word, or which words have their prefix.
+TEXT_PROJECTED = ("fields", "title_words", "description_words")
 
 
 def shard_of(image_id: str) -> int:
@@ -88,7 +96,10 @@ def global_secondary_indexes() -> list[dict[str, Any]]:
                 {"AttributeName": pk, "KeyType": "HASH"},
                 {"AttributeName": sk, "KeyType": "RANGE"},
             ],
-            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(PROJECTED)},
+            "Projection": {
+                "ProjectionType": "INCLUDE",
+                "NonKeyAttributes": [*PROJECTED, *(TEXT_PROJECTED if name == BY_TEXT[0] else ())],
+            },
         }
         for name, pk, sk in INDEXES
     ]

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from image_service import __version__
-from image_service.cli import deploy, emulate, fsck, keys, package, serve
+from image_service.cli import deploy, emulate, fsck, keys, package, reindex, serve
 from image_service.cli.errors import Cli
 
 app = Cli(help="image-service: an image API on filesystem + SQLite or S3 + DynamoDB.", no_args_is_help=True)
@@ -31,6 +31,7 @@ def main(
 app.add_typer(keys.app, name="keys")
 app.command()(serve.serve)
 app.command("fsck")(fsck.fsck_command)
+app.command("reindex")(reindex.reindex_command)
 app.command()(emulate.emulate)
 app.command("package")(package.package_command)
 deploy.register(app)

@@ -18,6 +18,10 @@ from enum import StrEnum
 from image_service.domain.errors import InvalidInput
 
 MAX_QUERY_WORDS = 8
+# Distinct words of one image that are searchable, title words first, then the description's in
+# order: past them a long description costs index writes (DynamoDB items) without making the
+# image easier to find. The rest is stored, only not searchable; uploads and edits say how many.
+MAX_INDEXED_WORDS = 100
 MAX_WORD_LENGTH = 64  # longer runs (hashes, base64 pasted in a description) are not indexed
 _WORD = re.compile(r"[^\W_]+")
 
@@ -42,6 +46,26 @@ def distinct_words(text: str) -> list[str]:
     return list(dict.fromkeys(words(text)))
 
 
+def indexed_words(title: str, description: str) -> dict[str, tuple[TextField, ...]]:
+    """The searchable words of an image and the fields holding each: at most
+    ``MAX_INDEXED_WORDS``, title words first. A word kept from the title is also marked as in
+    the description when it is there, however far into it."""
+    found: dict[str, list[TextField]] = {}
+    for field, text in ((TextField.TITLE, title), (TextField.DESCRIPTION, description)):
+        for word in distinct_words(text):
+            if word in found:
+                found[word].append(field)
+            elif len(found) < MAX_INDEXED_WORDS:
+                found[word] = [field]
+    return {word: tuple(fields) for word, fields in found.items()}
+
+
+def unindexed_words(title: str, description: str) -> int:
+    """How many distinct words of a title and description are past the cap (0 normally)."""
+    every = {*distinct_words(title), *distinct_words(description)}
+    return len(every) - len(indexed_words(title, description))
+
+
 @dataclass(frozen=True, slots=True)
 class TextSearch:
     """One text parameter of a list: ``q`` (both fields), ``title=`` or ``description=``.
@@ -63,8 +87,8 @@ class TextSearch:
         return self.words[-1]
 
     def matches(self, title: str, description: str) -> bool:
-        texts = {TextField.TITLE: title, TextField.DESCRIPTION: description}
-        present = {w for f in self.fields for w in words(texts[f])}
+        indexed = indexed_words(title, description)
+        present = {w for w, fields in indexed.items() if not set(fields).isdisjoint(self.fields)}
         return all(w in present for w in self.exact) and any(w.startswith(self.prefix) for w in present)
 
     def key(self) -> list[str]:

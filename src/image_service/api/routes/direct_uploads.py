@@ -13,7 +13,7 @@ from image_service.api.idempotency import answer_once
 from image_service.api.openapi import BACKEND_ERRORS, error_responses
 from image_service.api.responses import JsonResponse
 from image_service.api.schemas import MetadataIn, UploadOut
-from image_service.api.serialize import image_json
+from image_service.api.serialize import image_json, search_note
 from image_service.api.upload_parsing import read_capped
 from image_service.services.direct_uploads import (
     ACCEPTED_TYPES,
@@ -146,4 +146,5 @@ def complete(image_id: ImageIdPath, ctx: ContextDep, caller: CallerDep) -> dict[
         "message": "Image uploaded successfully",
         "image_id": image.image_id,
         "metadata": image_json(image),
+        **search_note([image]),
     }

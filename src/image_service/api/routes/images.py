@@ -24,7 +24,7 @@ from image_service.api.schemas import (
     UploadOut,
     ViewOut,
 )
-from image_service.api.serialize import image_json
+from image_service.api.serialize import image_json, search_note
 from image_service.api.upload_parsing import drafts_from_request
 from image_service.api.upload_schema import UPLOAD_BODY
 from image_service.domain import validation
@@ -79,10 +79,12 @@ def _uploaded(stored: list[Image], batch: bool) -> dict[str, Any]:
             "message": "Image uploaded successfully",
             "image_id": stored[0].image_id,
             "metadata": image_json(stored[0]),
+            **search_note(stored),
         }
     return {
         "message": f"{len(stored)} images uploaded successfully",
         "images": [image_json(i) for i in stored],
+        **search_note(stored),
     }
 
 
@@ -199,6 +201,7 @@ def absolute(request: Request, url: str) -> str:
 @router.patch(
     "/images/{image_id}",
     response_model=UpdateOut,
+    response_model_exclude_unset=True,
     operation_id="updateImage",
     summary="Change an image's metadata (owner or admin)",
     responses=error_responses(403, 404, 409),
@@ -212,6 +215,7 @@ def update(image_id: ImageIdPath, body: PatchIn, ctx: ContextDep, caller: Caller
         "message": "Image updated successfully",
         "image_id": image.image_id,
         "metadata": image_json(image),
+        **search_note([image]),
     }
 
 
