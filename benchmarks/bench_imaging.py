@@ -275,7 +275,7 @@ def _concurrency(data: bytes, renders: int) -> Table:
                 table.add(vips_threads, callers, ms(elapsed / count), round(count / elapsed, 1))
     finally:
         pyvips.concurrency_set(original)
-    table.notes.append(f"render() sets 1 libvips thread unless VIPS_CONCURRENCY is set; {renders} per thread")
+    table.notes.append(f"the service runs 1 libvips thread per operation (imaging/vips.py); {renders} each")
     return table
 
 

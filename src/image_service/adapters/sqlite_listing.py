@@ -16,7 +16,8 @@ an FTS-driven arm is ordered by docid, which SQLite cannot know is the list orde
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -67,7 +68,7 @@ class SqliteListPlanner:
         lazy merge stops its arms: else "public or mine" read 21 matches of the user's private
         images however far back they lie (~2,000 rows of the busiest user for a common word)."""
         rows: list[Sequence[Any]] = []
-        with self._db.read() as conn:
+        with self._db.read() as conn, _snapshot(conn):
             for arm in query.arms():
                 if len(rows) >= limit:
                     rows.sort(key=lambda r: (r[CREATED_AT], r[IMAGE_ID]), reverse=True)
@@ -83,8 +84,10 @@ class SqliteListPlanner:
                     )
                     found += conn.execute(sql, params).fetchall()
                 rows += found
-        rows.sort(key=lambda r: (r[CREATED_AT], r[IMAGE_ID]), reverse=True)
-        return [r[: len(COLUMNS)] for r in rows[:limit]]
+        # Completing a millisecond reads rows the first statement may have returned already.
+        unique = {r[IMAGE_ID]: r for r in rows}.values()
+        ordered = sorted(unique, key=lambda r: (r[CREATED_AT], r[IMAGE_ID]), reverse=True)
+        return [r[: len(COLUMNS)] for r in ordered[:limit]]
 
     def _text_arm(
         self, conn: sqlite3.Connection, query: ImageQuery, limit: int, after: Keyset | None
@@ -272,3 +275,15 @@ class SqliteListPlanner:
             [v for pair in pairs for v in pair],
         ).fetchall()
         return {(f, v): n for f, v, n in rows}
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction around a text query's statements: all of them see the same
+    committed state (in WAL mode, the snapshot of the first read), so an edit committed between
+    two arms can neither show an image twice nor hide it."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")

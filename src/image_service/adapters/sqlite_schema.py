@@ -152,18 +152,21 @@ def open_database(path: Path, *, busy_timeout_ms: int = 10_000) -> SqliteDatabas
 
 
 def _migrate(db: SqliteDatabase) -> None:
-    """Bring a database of an older version to ``SCHEMA_VERSION`` (a new file is version 0)."""
+    """Bring a database of an older version to ``SCHEMA_VERSION`` (a new file is version 0).
+    Every process opening an old file takes part (``index_all`` works in short batches) and
+    returns once the file is at the current version."""
     with db.write() as conn:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         if version >= SCHEMA_VERSION:
             return
-        started = time.monotonic()
         if "docid" not in {row[1] for row in conn.execute("PRAGMA table_info(images)")}:
             conn.execute("ALTER TABLE images ADD COLUMN docid INTEGER")
         for statement in SEARCH_SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        indexed = index_all(conn)
+    started = time.monotonic()
+    indexed = index_all(db)
+    with db.write() as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     if indexed:
         log.info(

@@ -2,8 +2,10 @@
 same transaction as the image rows, and the MATCH expressions that query it.
 
 The index holds the words of ``domain.text`` (already case-folded, accents dropped), so FTS5's
-tokenizer only splits on the spaces between them and SQLite cannot disagree with the other
-backends about what a word is. ``prefix='1 2 3'`` adds prefix indexes, so a last word of one to
+tokenizer only splits on the spaces between them (every category but separators and controls is
+a token character: SQLite's Unicode tables are older than Python's, and its default would split
+a few letters Python keeps) and SQLite cannot disagree with the other backends about what a
+word is. ``prefix='1 2 3'`` adds prefix indexes, so a last word of one to
 three letters (search as you type) reads one doclist instead of merging thousands.
 
 **Docids in list order.** A list is newest first, and FTS5 reads a MATCH fastest in its rowid
@@ -34,6 +36,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from image_service.adapters.sqlite_db import SqliteDatabase
 from image_service.domain.models import Image, parse_time
 from image_service.domain.text import BOTH_FIELDS, TextField, TextSearch, distinct_words, indexed_words
 
@@ -41,12 +44,14 @@ DOCID_BITS = 20  # a million images per millisecond
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 MAX_PREFIX_COUNT_ROWS = 500  # a prefix's estimate sums at most this many words' counts
+UNBOUNDED = 1 << 62
 PREFIX_INDEX_LENGTH = 3  # prefix = '1 2 3' below: longer prefixes have no index of their own
 MAX_PREFIX_WORDS = 256  # a longer prefix starting at most this many words is ORed as those words
 
 SEARCH_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS image_text USING fts5(
-    title, description, prefix = '1 2 3', tokenize = 'unicode61 remove_diacritics 0'
+    title, description, prefix = '1 2 3',
+    tokenize = "unicode61 remove_diacritics 0 categories 'L* M* N* P* S* Co'"
 );
 CREATE UNIQUE INDEX IF NOT EXISTS images_by_docid ON images (docid);
 """
@@ -106,44 +111,47 @@ def unindex_image(conn: sqlite3.Connection, image_id: str) -> None:
     _count(conn, _vocabulary(row[1], row[2]), -1)
 
 
-def index_all(conn: sqlite3.Connection, batch: int = 5000) -> int:
+def index_all(db: SqliteDatabase, batch: int = 5000) -> int:
     """Index every image that has no docid yet (the migration of an older database), oldest
-    first so docids follow creation order, in batches so memory stays flat on a large file,
-    then merge the index into one segment; returns how many were indexed."""
-    counts: Counter[str] = Counter()
-    last_ms, sequence, done = None, 0, 0
-    position = ("", "")
+    first, one transaction per ``batch`` images, then merge the index into one segment; returns
+    how many this call indexed.
+
+    Batches keep the write lock short: another process opening the file meanwhile waits for one
+    batch, not the whole migration (which may take minutes), and joins in, since each batch takes
+    only images still without a docid and gives each the next docid of its millisecond. A
+    migration cut short resumes where it stopped."""
+    done, position = 0, ("", "")
     while True:
-        rows = conn.execute(
-            "SELECT image_id, created_at, title, description FROM images INDEXED BY images_by_created "
-            "WHERE docid IS NULL AND (created_at, image_id) > (?, ?) ORDER BY created_at, image_id LIMIT ?",
-            (position[1], position[0], batch),
-        ).fetchall()
-        if not rows:
-            break
-        for image_id, created_at, title, description in rows:
-            ms = millis(parse_time(created_at))
-            sequence = sequence + 1 if ms == last_ms else 0
-            last_ms = ms
-            docid = (ms << DOCID_BITS) + sequence
-            conn.execute("UPDATE images SET docid = ? WHERE image_id = ?", (docid, image_id))
-            conn.execute(
-                "INSERT INTO image_text (rowid, title, description) VALUES (?, ?, ?)",
-                (docid, *_texts(title, description)),
+        with db.write() as conn:
+            rows = conn.execute(
+                "SELECT image_id, created_at, title, description FROM images INDEXED BY images_by_created "
+                "WHERE docid IS NULL AND (created_at, image_id) > (?, ?) "
+                "ORDER BY created_at, image_id LIMIT ?",
+                (position[1], position[0], batch),
+            ).fetchall()
+            if not rows:
+                if done:
+                    # A bulk load leaves the index in a dozen segments, and every MATCH (each
+                    # probe of a facet-driven page) looks its words up in each one: merged into
+                    # one segment, a probe costs a fifth (~7 s more for a million images).
+                    conn.execute("INSERT INTO image_text (image_text) VALUES ('optimize')")
+                return done
+            counts: Counter[str] = Counter()
+            for image_id, created_at, title, description in rows:
+                docid = next_docid(conn, parse_time(created_at))
+                conn.execute("UPDATE images SET docid = ? WHERE image_id = ?", (docid, image_id))
+                conn.execute(
+                    "INSERT INTO image_text (rowid, title, description) VALUES (?, ?, ?)",
+                    (docid, *_texts(title, description)),
+                )
+                counts.update(_vocabulary(title, description))
+            conn.executemany(
+                "INSERT INTO facet_counts VALUES ('word', ?, ?) "
+                "ON CONFLICT (facet, value) DO UPDATE SET n = n + ?",
+                [(w, n, n) for w, n in counts.items()],
             )
-            counts.update(_vocabulary(title, description))
         done += len(rows)
         position = (rows[-1][0], rows[-1][1])
-    if done:
-        # A bulk load leaves the index in a dozen segments, and every MATCH (each probe of a
-        # facet-driven page) looks its words up in each one: merged into one segment, a probe
-        # costs a fifth (~7 s more for a million images; later inserts merge among themselves).
-        conn.execute("INSERT INTO image_text (image_text) VALUES ('optimize')")
-    conn.executemany(
-        "INSERT INTO facet_counts VALUES ('word', ?, ?) ON CONFLICT (facet, value) DO UPDATE SET n = n + ?",
-        [(w, n, n) for w, n in counts.items()],
-    )
-    return done
 
 
 def match_expression(conn: sqlite3.Connection, searches: Iterable[TextSearch]) -> str:
@@ -219,25 +227,23 @@ def words_check(searches: Iterable[TextSearch]) -> tuple[str, list[str]]:
 
 
 def estimate(conn: sqlite3.Connection, searches: Iterable[TextSearch]) -> int:
-    """At most how many images match: the fewest images holding one of the words."""
-    best: int | None = None
+    """At most how many images match: the fewest images holding one of the words. A prefix that
+    starts more words than ``MAX_PREFIX_COUNT_ROWS`` counts as unbounded (summing only some of
+    them would promise a short list where a one-letter prefix matches half the catalog)."""
+    best = UNBOUNDED
     for search in searches:
         for word in search.exact:
             row = conn.execute(
                 "SELECT n FROM facet_counts WHERE facet = 'word' AND value = ?", (word,)
             ).fetchone()
-            best = _least(best, row[0] if row else 0)
-        (total,) = conn.execute(
-            "SELECT COALESCE(SUM(n), 0) FROM (SELECT n FROM facet_counts "
-            "WHERE facet = 'word' AND value >= ? AND value < ? LIMIT ?)",
-            (search.prefix, search.prefix + "\U0010ffff", MAX_PREFIX_COUNT_ROWS),
-        ).fetchone()
-        best = _least(best, int(total))
-    return 0 if best is None else best
-
-
-def _least(best: int | None, value: int) -> int:
-    return value if best is None else min(best, value)
+            best = min(best, row[0] if row else 0)
+        counts = conn.execute(
+            "SELECT n FROM facet_counts WHERE facet = 'word' AND value >= ? AND value < ? LIMIT ?",
+            (search.prefix, search.prefix + "\U0010ffff", MAX_PREFIX_COUNT_ROWS + 1),
+        ).fetchall()
+        if len(counts) <= MAX_PREFIX_COUNT_ROWS:
+            best = min(best, sum(n for (n,) in counts))
+    return best
 
 
 def _vocabulary(title: str, description: str) -> set[str]:

@@ -36,9 +36,13 @@ BOTH_FIELDS: tuple[TextField, ...] = (TextField.TITLE, TextField.DESCRIPTION)
 
 def words(text: str) -> list[str]:
     """The normalised words of ``text``, in order, repeats kept (see the module's rule)."""
+    return [w for w in _runs(text) if len(w) <= MAX_WORD_LENGTH]
+
+
+def _runs(text: str) -> list[str]:
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return [w for w in _WORD.findall(stripped.casefold()) if len(w) <= MAX_WORD_LENGTH]
+    return _WORD.findall(stripped.casefold())
 
 
 def distinct_words(text: str) -> list[str]:
@@ -98,6 +102,9 @@ class TextSearch:
 
 def search(parameter: str, value: str, fields: tuple[TextField, ...]) -> TextSearch:
     """The ``TextSearch`` for a query parameter's raw value; 400 unless it has 1 to 8 words."""
+    if any(len(run) > MAX_WORD_LENGTH for run in _runs(value)):
+        # Such a run is never indexed: dropping it from the query would answer a wider search.
+        raise InvalidInput(f"{parameter} has a word longer than {MAX_WORD_LENGTH} letters and digits")
     found = words(value)
     if not found:
         raise InvalidInput(f"{parameter} must contain at least one word (letters or digits)")

@@ -64,3 +64,8 @@ def test_more_than_eight_words_are_refused() -> None:
     assert len(search("q", "a b c d e f g h", BOTH_FIELDS).words) == 8
     with pytest.raises(InvalidInput, match="at most 8 words, not 9"):
         search("q", "a b c d e f g h i", BOTH_FIELDS)
+
+
+def test_a_query_word_longer_than_any_indexed_one_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="longer than 64"):
+        search("q", "sunset " + "x" * (MAX_WORD_LENGTH + 1), BOTH_FIELDS)
