@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 from aws_emulators import fresh_resources
+from botocore.exceptions import ClientError
 
 from image_service.adapters.dynamodb_catalog import DynamoDBImageCatalog
 from image_service.adapters.dynamodb_search import MAX_EXPANSION
 from image_service.adapters.dynamodb_words import text_items, vocab_key
+from image_service.domain.errors import BackendUnavailable
 from image_service.domain.models import Image, ImageQuery, Keyset, Visibility
 from image_service.domain.text import BOTH_FIELDS, MAX_INDEXED_WORDS, TextField, search, unindexed_words
 
@@ -262,9 +264,11 @@ def test_a_one_word_search_reads_about_one_item_per_image(catalog: DynamoDBImage
 
 def test_a_user_with_fewer_images_than_the_word_drives_the_search(catalog: DynamoDBImageCatalog) -> None:
     """Users' images are counted per visibility; a search with ``user_id`` reads the user's
-    partition when it is the smaller, and the word's otherwise: the same answer either way."""
+    partition when it is the smaller (and counted in every visibility it covers), and the word's
+    otherwise: the same answer either way."""
     common = [make_image(title="common word", user_id="many") for _ in range(6)]
     mine = [make_image(title="common", user_id="few"), make_image(title="rare", user_id="few")]
+    mine.append(make_image(title="other", user_id="few", visibility=Visibility.PRIVATE))
     for image in common + mine:
         catalog.add(image)
     catalog.update(dataclasses.replace(common[0], visibility=Visibility.PRIVATE))
@@ -279,7 +283,7 @@ def test_a_user_with_fewer_images_than_the_word_drives_the_search(catalog: Dynam
 
     catalog.table.client.meta.events.register("before-parameter-build.dynamodb.Query", seen)
     assert walk(catalog, q("common", user_id="few")) == [mine[0].image_id]
-    assert "by_user" in indexes and "by_text" not in indexes, "the user's 2 images, not the word's 6"
+    assert "by_user" in indexes and "by_text" not in indexes, "the user's 3 images, not the word's 7"
     indexes.clear()
     assert walk(catalog, q("rare", user_id="many")) == []
     assert walk(catalog, q("word", user_id="many")) == [i.image_id for i in reversed(common[2:])] + [
@@ -304,3 +308,71 @@ def test_concurrent_patches_leave_the_words_of_the_last_one(catalog: DynamoDBIma
     final = catalog.get(image.image_id)
     assert catalog.words.items_of(image.image_id) == text_items(final)
     assert walk(catalog, q(final.title)) == [image.image_id]
+
+
+def test_text_items_left_behind_by_a_delete_never_promise_a_page(catalog: DynamoDBImageCatalog) -> None:
+    """A delete whose text cleanup failed (simulated: the older image's items put back after its
+    delete) leaves index items of an image that is gone. A one-word search must not count such an
+    item as "one more"; the list that meets it deletes it."""
+    older, newer = make_image(title="orphanword"), make_image(title="orphanword")
+    catalog.add(older)
+    catalog.add(newer)
+    left_behind = catalog.words.items_of(older.image_id)
+    catalog.remove(older.image_id)
+    for item in left_behind.values():
+        catalog.table.client.put_item(TableName=catalog.table.name, Item=item)
+    page = catalog.find(q("orphanword"), 1)
+    assert [i.image_id for i in page.images] == [newer.image_id]
+    assert not page.has_more, "the next row is an image that is gone"
+    assert text_sort_keys(catalog, older.image_id) == set(), "the list that met them deleted them"
+    assert walk(catalog, q("orphanword"), 1) == [newer.image_id]
+
+
+def test_an_upload_whose_words_land_after_a_patch_leaves_the_patch_s_words(
+    catalog: DynamoDBImageCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload's text items are written after its transaction: a PATCH (or a delete) that lands
+    in between must win, as between two PATCHes."""
+    sync = catalog.words.sync
+    race: list[Any] = []
+
+    def racing_sync(image: Image, **kwargs: Any) -> int:
+        if kwargs.get("new") and race:
+            race.pop()(image)  # lands after the upload's transaction, before its words
+        return sync(image, **kwargs)
+
+    monkeypatch.setattr(catalog.words, "sync", racing_sync)
+    patched = make_image(title="first title")
+    race.append(lambda image: catalog.update(dataclasses.replace(image, title="second title")))
+    catalog.add(patched)
+    assert catalog.words.items_of(patched.image_id) == text_items(catalog.get(patched.image_id))
+    assert walk(catalog, q("first")) == []
+    deleted = make_image(title="gone title")
+    race.append(lambda image: catalog.remove(image.image_id))
+    catalog.add(deleted)
+    assert text_sort_keys(catalog, deleted.image_id) == set()
+
+
+def test_a_list_while_an_index_is_backfilling_is_unavailable_not_an_error(
+    catalog: DynamoDBImageCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a deploy that adds ``by_text``, DynamoDB refuses Queries of it until its
+    backfill ends (a ValidationException): a 503 to retry, not a 500. Other validation errors
+    stay bugs."""
+    catalog.add(make_image(title="sunset"))
+
+    def refuse(message: str) -> Any:
+        def query(**_: Any) -> Any:
+            error = {"Error": {"Code": "ValidationException", "Message": message}}
+            raise ClientError(error, "Query")  # type: ignore[arg-type]
+
+        return query
+
+    monkeypatch.setattr(
+        catalog.table.client, "query", refuse("Cannot read from backfilling global secondary index: by_text")
+    )
+    with pytest.raises(BackendUnavailable):
+        catalog.find(q("sunset"), 5)
+    monkeypatch.setattr(catalog.table.client, "query", refuse("Invalid KeyConditionExpression"))
+    with pytest.raises(ClientError):
+        catalog.find(q("sunset"), 5)

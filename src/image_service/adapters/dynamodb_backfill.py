@@ -5,18 +5,24 @@ It walks the visibility feeds of ``by_visibility`` (every image is in exactly on
 a page of index items at a time: small items, not a Scan of the whole table with its tag and
 text items. The resume token is ``<feed number>/<sort key of the last image done>``, short
 enough to copy from a terminal. Each image is brought in step by ``DynamoDBWordIndex.sync``,
-which writes nothing when it already is, so running it twice, or over a token, is harmless.
+which writes nothing when it already is, so running it twice, or over a token, is harmless;
+and settled as a PATCH's words are, so a PATCH or delete landing meanwhile is never undone.
+
+At the end it recounts every user's images per visibility (``recount_users``): the counts that
+let a search with ``user_id`` be driven from the user's partition began with text search, so
+without this a user with many older images would look small.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from image_service.adapters.dynamodb_catalog import WHAT, DynamoDBImageCatalog
 from image_service.adapters.dynamodb_items import S, visibility_partition
 from image_service.aws.table import BY_VISIBILITY
-from image_service.domain.errors import InvalidInput, NotFound
+from image_service.domain.errors import InvalidInput
 from image_service.domain.models import Visibility
 
 PAGE = 100
@@ -59,11 +65,25 @@ class DynamoDBTextBackfill:
     def reindex(self, image_id: str) -> int:
         """Rewrite one image's text items from its stored title and description: the number of
         items written or deleted (0 when they were right, or the image is gone)."""
-        try:
-            image = self.catalog.get(image_id)
-        except NotFound:
-            return 0
-        return self.catalog.words.sync(image)
+        return self.catalog.reindex_words(image_id)
+
+    def recount_users(self) -> int:
+        """Count every user's images per visibility from the feeds (index reads only) and write
+        the counts (``USERCOUNT`` items) as absolute values: the number of users counted. Each
+        counted user gets both visibilities, 0 where they have none, so the planner trusts them.
+        Uploads and deletes during the walk may leave a count slightly off; the counts only
+        steer the plan, never an answer."""
+        counts: Counter[tuple[str, Visibility]] = Counter()
+        for feed in self._feeds:
+            request = _feed_query(feed)
+            request["ExpressionAttributeNames"] |= {"#user": "user_id", "#visibility": "visibility"}
+            request["ProjectionExpression"] = "#user, #visibility"
+            for page in self.table.pages("query", WHAT, **request):
+                for item in page.get("Items", []):
+                    counts[(item["user_id"]["S"], Visibility(item["visibility"]["S"]))] += 1
+        users = {user for user, _ in counts}
+        self.catalog.words.set_user_counts({(u, v): counts[(u, v)] for u in users for v in Visibility})
+        return len(users)
 
 
 def _feed_query(feed: str) -> dict[str, Any]:

@@ -154,24 +154,36 @@ class DynamoDBImageCatalog:
                 if before is not None:
                     self.words.count_user(before, -1)
             self.words.sync(image, new=version is None)
-            if version is not None:
-                self._settle_words(image.image_id, version)
+            self._settle_words(image.image_id, 1 if version is None else version)
         except BackendUnavailable:
             log.warning("text index of image %s not updated; run image-service reindex", image.image_id)
 
-    def _settle_words(self, image_id: str, version: int) -> None:
-        """If another update moved the version while this one synced, this one may have written
-        the words of an older state over the newer: sync again from what is stored now."""
+    def reindex_words(self, image_id: str) -> int:
+        """Bring one image's text items in step with its stored title and description (for
+        ``image-service reindex``): the number of items written or deleted, 0 if it is gone.
+        Settled as a PATCH's are, so a PATCH or delete landing meanwhile is never undone."""
+        item = self.table.get(image_key(image_id), WHAT)
+        if item is None:
+            return 0
+        written = self.words.sync(image_from(item))
+        return written + self._settle_words(image_id, int(item.get("version", {"N": "1"})["N"]))
+
+    def _settle_words(self, image_id: str, version: int) -> int:
+        """If another writer moved the version (or deleted the image) while this one synced, this
+        one may have written the words of an older state over the newer: sync again from what is
+        stored now. The number of items that rewrote."""
+        written = 0
         for _ in range(ATTEMPTS):
             item = self.table.get(image_key(image_id), WHAT)
             if item is None:  # deleted meanwhile: its delete may have run before this sync
                 self.words.remove(image_id)
-                return
+                return written
             stored = int(item.get("version", {"N": "1"})["N"])
             if stored == version:
-                return
+                return written
             version = stored
-            self.words.sync(image_from(item))
+            written += self.words.sync(image_from(item))
+        return written
 
     def _unindex_words(self, image: Image) -> None:
         try:
@@ -232,27 +244,53 @@ class DynamoDBImageCatalog:
             last = rows[-1]
             # The index is eventually consistent: re-check each image as it is now, so a change
             # made a moment ago (say, made private) is never shown under the old facts.
-            images += [i for i in self._batch_images([r["image_id"]["S"] for r in rows]) if query.matches(i)]
-        if last is None or not self._more(merger, query):
+            found = self._images_of(rows, text is not None)
+            page = [found.get(r["image_id"]["S"]) for r in rows]
+            images += [i for i in page if i is not None and query.matches(i)]
+        if last is None or not self._more(merger, query, text is not None):
             return Page(images)
         keyset = Keyset(parse_time(last["created_at"]["S"]), last["image_id"]["S"], merger.resume_state())
         return Page(images, keyset)
 
-    def _more(self, merger: Merger, query: ImageQuery) -> bool:
+    def _more(self, merger: Merger, query: ImageQuery, text_driven: bool) -> bool:
         """Whether a row past the page matches. When the filter decides the query (every plan
-        but text search with several words), any row does; otherwise rows are read and checked
-        on their image until one matches (and is put back for the next page) or none is left,
-        so that ``has_more`` never promises a page that turns out empty."""
-        if merger.plan.exact:
+        without text search), any row does; otherwise rows are read and checked on their image
+        until one matches (and is put back for the next page) or none is left, so that
+        ``has_more`` never promises a page that turns out empty. Text search is never taken on
+        the filter's word alone, not even for one word: text items are written after the image's
+        transaction, so one may outlive its image (a delete whose cleanup failed) or lag a PATCH."""
+        if merger.plan.exact and not query.text:
             return merger.peek()
-        while rows := merger.take(LOOK_AHEAD):
-            images = {i.image_id: i for i in self._batch_images([r["image_id"]["S"] for r in rows])}
+        # A filter that decides the text rows is almost always right: check one row at a time.
+        step = 1 if merger.plan.exact else LOOK_AHEAD
+        while rows := merger.take(step):
+            images = self._images_of(rows, text_driven)
             for position, row in enumerate(rows):
                 image = images.get(row["image_id"]["S"])
                 if image is not None and query.matches(image):
                     merger.put_back(len(rows) - position)
                     return True
         return False
+
+    def _images_of(self, rows: list[Item], text_driven: bool) -> dict[str, Image]:
+        """The images of these index rows as stored now, by id. A text row whose image is gone
+        is the leftover of a delete whose cleanup failed: its items are deleted on the way."""
+        ids = [r["image_id"]["S"] for r in rows]
+        images = {i.image_id: i for i in self._batch_images(ids)}
+        if text_driven:
+            self._drop_orphans([i for i in ids if i not in images])
+        return images
+
+    def _drop_orphans(self, image_ids: list[str]) -> None:
+        """Delete the text items of these images if they are gone (a consistent read first: an
+        index row can outlive its image for a moment, and BatchGetItem is not consistent).
+        Failures are logged: the items only cost reads, the next list that meets them retries."""
+        for image_id in dict.fromkeys(image_ids):
+            try:
+                if self.table.get(image_key(image_id), WHAT) is None:
+                    self.words.remove(image_id)
+            except BackendUnavailable:
+                log.warning("text items of deleted image %s left behind", image_id)
 
     def _query(self, request: dict[str, Any]) -> dict[str, Any]:
         with aws_errors(WHAT):

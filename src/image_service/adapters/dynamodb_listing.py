@@ -80,7 +80,9 @@ class Plan:
     filter_expression: str | None
     names: dict[str, str]
     values: dict[str, Any]
-    exact: bool = True  # the filter decides the query: a row read is a row returned
+    # The filter decides the query on the index rows. Without text search a row read is then a
+    # row returned; text rows may still outlive their image or lag a PATCH (the catalog checks).
+    exact: bool = True
 
 
 def plan(query: ImageQuery, shards: int, text: TextDriver | None = None) -> Plan:

@@ -7,7 +7,10 @@ description gives up to 100 word items and a few hundred prefix items, past Tran
 never fails for its words. The price is a window in which a new or changed image is not (or
 still) found by its old words: lists re-check every image they return against the query, so a
 stale item can only hide an image for a moment, never show a wrong one. A crash in that window
-leaves the image unsearchable until ``image-service reindex``.
+leaves the image unsearchable until ``image-service reindex``. The catalog checks the image's
+version after every sync (``_settle_words``), so a sync that raced a PATCH or a delete is redone
+or undone; the items of a deleted image whose cleanup failed are deleted by the first list that
+meets them.
 
 ``sync`` diffs what the image should have against what it has (one consistent Query of its
 partition), so a PATCH writes only the changed words' items and ``reindex`` is idempotent. The
@@ -79,6 +82,15 @@ class DynamoDBWordIndex:
                 ExpressionAttributeValues={":delta": N(delta)},
             )
 
+    def set_user_counts(self, counts: dict[tuple[str, Visibility], int]) -> None:
+        """Write these (user, visibility) image counts as they are (reindex's recount)."""
+        self._write(
+            [
+                {"PutRequest": {"Item": {**user_count_key(user, visibility), "images": N(images)}}}
+                for (user, visibility), images in counts.items()
+            ]
+        )
+
     def items_of(self, image_id: str) -> dict[str, Item]:
         """The image's text items as stored, by SK (strongly consistent)."""
         found: dict[str, Item] = {}
@@ -129,12 +141,16 @@ class DynamoDBWordIndex:
         return {item[SK]["S"]: int(item.get("images", {"N": "0"})["N"]) for item in items}
 
     def user_images(self, user_id: str, visibilities: list[Visibility]) -> int | None:
-        """How many images the user has in these visibilities; None if none is counted (a user
-        with no image since counting began, or none at all)."""
-        items = self.table.batch_get([user_count_key(user_id, v) for v in visibilities], WHAT)
-        if not items:
+        """How many images the user has in these visibilities; None unless every one of them is
+        counted (a user with images from before counting began, and no reindex since, or a
+        visibility the user never had an image in) and none is below 0 (a drift, or older images
+        deleted before a reindex counted them): the planner must not trust such a count."""
+        wanted = list(dict.fromkeys(visibilities))
+        items = self.table.batch_get([user_count_key(user_id, v) for v in wanted], WHAT)
+        counts = [int(item.get("images", {"N": "0"})["N"]) for item in items]
+        if len(counts) < len(wanted) or any(n < 0 for n in counts):
             return None
-        return sum(int(item["images"]["N"]) for item in items)
+        return sum(counts)
 
     def expand(self, prefix: str, most: int) -> dict[str, int] | None:
         """The words starting with ``prefix`` (4+ letters) and their counts; None if more than

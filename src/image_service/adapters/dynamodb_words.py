@@ -20,8 +20,10 @@ the vocabulary would vanish from prefix search), so a word once seen stays at 0.
 
 Per user and visibility, ``USERCOUNT#<user>#<visibility>`` / ``COUNT`` with ``images``: the size
 of that user's partition of ``by_user``, so that a search with ``user_id`` can be driven from the
-user's images when they are fewer than the rarest word's (counted from the first upload after
-text search came; an older catalog has no count, and the word drives).
+user's images when they are fewer than the rarest word's. Uploads, PATCHes and deletes ADD to
+it; ``image-service reindex`` rewrites every user's counts from its walk (an older catalog's
+images were stored before counting began). The planner trusts only a count present for every
+visibility asked and not below 0; otherwise the word drives.
 
 The cost is bounded by ``domain.text.MAX_INDEXED_WORDS`` distinct words per image (title words
 first, then description words, in order of first occurrence; the same rule on every backend):

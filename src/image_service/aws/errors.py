@@ -23,6 +23,9 @@ UNAVAILABLE_CODES = {
 # ResourceNotFoundException (no such table) is a deployment problem, not a missing image.
 MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 DEPLOYMENT_CODES = {"ResourceNotFoundException", "NoSuchBucket", "AccessDenied", "AccessDeniedException"}
+# DynamoDB refuses Queries of a GSI still being built (after a deploy that adds one) with a
+# ValidationException that says so: the index will answer once its backfill ends, so retry.
+BACKFILLING = "cannot read from backfilling global secondary index"
 
 
 def error_code(error: ClientError) -> str:
@@ -40,6 +43,11 @@ def aws_errors(what: str) -> Iterator[None]:
             raise NotFound(f"{what} not found") from error
         if code in UNAVAILABLE_CODES:
             raise BackendUnavailable(f"{what} is busy; retry later ({code})") from error
+        if (
+            code == "ValidationException"
+            and BACKFILLING in str(error.response["Error"].get("Message", "")).lower()
+        ):
+            raise BackendUnavailable(f"{what} is building an index; retry later") from error
         if code in DEPLOYMENT_CODES:
             raise BackendUnavailable(f"{what} is not reachable with this configuration ({code})") from error
         raise  # anything else is a request we built wrongly: a bug, answered 500 and logged

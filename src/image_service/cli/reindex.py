@@ -19,7 +19,8 @@ def reindex_command(
     backend: Backend = None,
 ) -> None:
     """Write the word items text search reads for every image stored without them (images from
-    before search, or left behind by a crash). Resumable with --after; safe to run again."""
+    before search, or left behind by a crash), then recount every user's images. Resumable with
+    --after; safe to run again."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from image_service.adapters.dynamodb_backfill import DynamoDBTextBackfill
@@ -42,7 +43,7 @@ def reindex_command(
             bar.advance(task, images)
 
         try:
-            reindex(backfill, after, advance)
+            report = reindex(backfill, after, advance)
         except (Exception, KeyboardInterrupt):
             if report.token:
                 resume = f"image-service reindex --after {report.token}"
@@ -50,5 +51,5 @@ def reindex_command(
             raise
     print(
         f"reindexed {report.images} images: {report.changed} needed it "
-        f"({report.items} items written or deleted)"
+        f"({report.items} items written or deleted); recounted the images of {report.users} users"
     )

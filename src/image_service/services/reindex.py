@@ -4,8 +4,9 @@ reads (images stored before search existed, or whose items a crash left behind).
 Resumable: images come a page at a time with a token that resumes after the page, and the token
 is handed to ``progress`` only once every image of the page is done, so a run stopped anywhere
 restarts from the last token it reported and redoes at most one page. Idempotent: an image whose
-items are right is read, not written. The embedded backend needs none of this: its full-text
-index is written in the same transaction as the image.
+items are right is read, not written. A run that gets to the end then recounts every user's
+images (the counts the search planner reads), over all images whatever the token. The embedded
+backend needs none of this: its full-text index is written in the same transaction as the image.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class TextBackfill(Protocol):
 
     def reindex(self, image_id: str) -> int: ...
 
+    def recount_users(self) -> int: ...
+
 
 @dataclass
 class ReindexReport:
@@ -33,6 +36,7 @@ class ReindexReport:
     changed: int = 0  # of which had items written or deleted
     items: int = 0  # items written or deleted
     token: str | None = None  # where a new run would resume (None: nothing done yet)
+    users: int = 0  # users whose image counts were rewritten at the end
 
 
 def reindex(
@@ -52,4 +56,6 @@ def reindex(
             report.token = token
             if progress is not None:
                 progress(report, len(image_ids))
+    # Over every image, not only those after ``after``: a resumed run recounts as a full one.
+    report.users = backfill.recount_users()
     return report
