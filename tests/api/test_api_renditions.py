@@ -450,3 +450,20 @@ def test_a_box_side_that_does_not_bind_names_the_same_rendition(
     }
     assert len(etags) == 1
     assert anon.get(path, params={"w": 256, "h": 64}).headers["etag"] not in etags  # now h binds
+
+
+def test_a_304_of_a_format_chosen_by_transparency_says_the_type(
+    anon: httpx.Client, alice: httpx.Client, upload: Upload
+) -> None:
+    """format=auto without WebP in Accept is JPEG or PNG by the image's transparency, known only
+    once made: the 304 reads the stored object's type rather than answering without one."""
+    clear = upload(alice, transparent_png())
+    first = get(anon, content(clear), "image/jpeg,*/*", w=64)
+    assert first.headers["content-type"] == "image/png"
+    again = anon.get(
+        content(clear),
+        params={"w": 64},
+        headers={"Accept": "image/jpeg,*/*", "If-None-Match": first.headers["etag"]},
+    )
+    assert again.status_code == 304
+    assert again.headers["content-type"] == "image/png"
