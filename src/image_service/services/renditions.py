@@ -1,7 +1,7 @@
 """Renditions: an image resized and re-encoded on request, made once and then served from storage.
 
-A request (``w``, ``h``, ``fit``, ``format``, ``quality``) is validated against the configured
-sizes, its ``auto`` format negotiated from ``Accept``, and normalised against the image into a
+A request (``w``, ``h``, ``fit``, ``format``, ``quality``; parsed, and its ``auto`` format
+negotiated from ``Accept``, by ``api/renditions.py``) is normalised against the image into a
 token: a rendition never enlarges, so every box at least the image's own size names the same
 object. The object's key and its ETag follow from the token without reading anything, so a 304
 costs no storage read.
@@ -23,10 +23,9 @@ import hashlib
 import logging
 import threading
 import weakref
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from image_service.domain.errors import InvalidInput, NotFound
+from image_service.domain.errors import NotFound
 from image_service.domain.models import Image
 from image_service.domain.renditions import rendition_key
 from image_service.imaging.spec import ENGINE_SETTINGS, RenderSpec, sniff_content_type
@@ -34,15 +33,10 @@ from image_service.services.context import Context
 
 log = logging.getLogger(__name__)
 
-PARAMETERS = frozenset({"w", "h", "fit", "format", "quality"})
-FITS = ("inside", "cover")
-FORMATS = ("auto", "jpeg", "png", "webp", "avif")
-FORMAT_ALIASES = {"jpg": "jpeg"}
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
 # EXIF orientations 5..8 turn the picture a quarter: the upright image has width and height swapped.
 QUARTER_TURNS = frozenset({5, 6, 7, 8})
-QUALITY_STEP = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,85 +65,6 @@ class RenditionRequest:
 THUMBNAIL = RenditionRequest(width=256)  # the list's thumbnail_url
 
 
-def wants_rendition(params: Mapping[str, str]) -> bool:
-    return not PARAMETERS.isdisjoint(params)
-
-
-def parse_request(params: Mapping[str, str], sizes: tuple[int, ...]) -> RenditionRequest:
-    """The rendition parameters of a query; InvalidInput (400) for any value not allowed, or
-    given twice (``w=256&w=512`` has no one meaning)."""
-    getlist = getattr(params, "getlist", None)
-    if getlist is not None:
-        for name in sorted(PARAMETERS):
-            if len(getlist(name)) > 1:
-                raise InvalidInput(f"{name} may be given once")
-    width, height = _size(params, "w", sizes), _size(params, "h", sizes)
-    fit = params.get("fit", "inside").lower()
-    if fit not in FITS:
-        raise InvalidInput("fit must be inside or cover")
-    if fit == "cover" and (width is None or height is None):
-        raise InvalidInput("fit=cover needs both w and h")
-    fmt = params.get("format", "auto").lower()
-    fmt = FORMAT_ALIASES.get(fmt, fmt)
-    if fmt not in FORMATS:
-        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
-    quality = _integer(params, "quality")
-    if quality is not None:
-        if not 1 <= quality <= 100:
-            raise InvalidInput("quality must be between 1 and 100")
-        # Rounded up to a step of 10, so that quality gives 10 renditions per size, not 100:
-        # the size ladder's bound on what one image may cost in storage and CPU holds.
-        quality = -(-quality // QUALITY_STEP) * QUALITY_STEP
-    return RenditionRequest(width, height, fit, fmt, quality)
-
-
-def _size(params: Mapping[str, str], name: str, sizes: tuple[int, ...]) -> int | None:
-    value = _integer(params, name)
-    if value is not None and value not in sizes:
-        raise InvalidInput(f"{name} must be one of the rendition sizes: {', '.join(map(str, sizes))}")
-    return value
-
-
-def _integer(params: Mapping[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
-        raise InvalidInput(f"{name} must be a positive integer")
-    return int(raw)
-
-
-def negotiate(fmt: str, accept: str | None, *, auto_avif: bool) -> str | None:
-    """The output format of ``auto``: AVIF (only with ``auto_avif``) or WebP when ``Accept`` names
-    it with a non-zero q; else None, the engine's JPEG (PNG for images with transparency).
-    Wildcards do not count: clients that send only ``*/*`` include ones that cannot show WebP."""
-    if fmt != "auto":
-        return fmt
-    accepted = _accepted(accept)
-    if auto_avif and "image/avif" in accepted:
-        return "avif"
-    if "image/webp" in accepted:
-        return "webp"
-    return None
-
-
-def _accepted(accept: str | None) -> set[str]:
-    types: set[str] = set()
-    for item in (accept or "").split(","):
-        media, *params = item.split(";")
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0  # a q we cannot read: not a yes
-        if quality > 0:
-            types.add(media.strip().lower())
-    return types
-
-
 @dataclass(frozen=True, slots=True)
 class Rendition:
     """One rendition of one image, as known before reading anything."""
@@ -166,8 +81,10 @@ class Rendition:
         return None if self.spec.format is None else CONTENT_TYPES[self.spec.format]
 
 
-def plan(ctx: Context, image: Image, wanted: RenditionRequest, accept: str | None) -> Rendition:
-    fmt = negotiate(wanted.format, accept, auto_avif=ctx.limits.auto_avif)
+def plan(ctx: Context, image: Image, wanted: RenditionRequest, output: str | None) -> Rendition:
+    """``output``: the format to make (``wanted.format``, or for ``auto`` what the client's
+    ``Accept`` allows, negotiated by the API); None for the engine's JPEG or PNG."""
+    fmt = output
     if fmt is None and image.format == "JPEG":
         fmt = "jpeg"  # a JPEG has no transparency: the engine's choice is known before reading
     width, height = _box(image, wanted)

@@ -30,6 +30,7 @@ from fastapi import APIRouter, Query, Request, Response
 from image_service.api.deps import CallerDep, ContextDep, ImageIdPath, run_io
 from image_service.api.errors import error_response
 from image_service.api.openapi import BACKEND_ERRORS, error_responses
+from image_service.api.renditions import negotiate, parse_request, wants_rendition
 from image_service.domain.disposition import content_disposition, renamed_for
 from image_service.domain.errors import InvalidInput, NotFound
 from image_service.domain.models import Caller, Image, Visibility
@@ -46,9 +47,7 @@ from image_service.services.images import (
 from image_service.services.renditions import (
     RenditionRequest,
     get_or_make,
-    parse_request,
     plan,
-    wants_rendition,
 )
 from image_service.services.renditions import stored as stored_rendition
 
@@ -321,7 +320,8 @@ def serve_rendition(
     """A rendition, answered as ``serve`` answers the original. The ETag comes from the image and
     the request, so a 304 reads nothing; the bytes are read (or made) for everything else.
     Without ``may_make``, a rendition not stored yet raises NotMadeYet (``answer_rendition``)."""
-    rendition = plan(ctx, image, wanted, request.headers.get("accept"))
+    output = negotiate(wanted.format, request.headers.get("accept"), auto_avif=ctx.limits.auto_avif)
+    rendition = plan(ctx, image, wanted, output)
     headers = {
         "ETag": rendition.etag,
         "Last-Modified": format_datetime(image.created_at, usegmt=True),

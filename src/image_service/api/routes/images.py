@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from image_service.api.deps import CallerDep, ContextDep, IdempotencyKeyHeader, ImageIdPath, KnownQueryOnly
 from image_service.api.idempotency import answer_once
 from image_service.api.openapi import BACKEND_ERRORS, error_responses
+from image_service.api.renditions import parse_request, wants_rendition
 from image_service.api.responses import JsonResponse
 from image_service.api.routes.content import RENDITION_QUERY
 from image_service.api.routes.docs import prefix
@@ -35,7 +36,6 @@ from image_service.services import images as image_service
 from image_service.services.idempotency import Answer, Reservation, check_key, keyed_upload
 from image_service.services.listing import list_images, make_filters
 from image_service.services.rendition_urls import thumbnail_url
-from image_service.services.renditions import parse_request, wants_rendition
 from image_service.services.uploads import upload_images
 
 router = APIRouter(tags=["images"], responses=error_responses(*BACKEND_ERRORS, 401))
