@@ -116,7 +116,6 @@ class SqliteListPlanner:
         row; else the usual index-driven arm with the text as a probe. ``docids``: only rows in
         [low, high), unlimited (completing a millisecond)."""
         if not fts:
-            sql, arm_params = self._arm(query, None, after)
             # The stored words first (one row read by rowid, a few microseconds), the MATCH only
             # for the rows that pass it: a MATCH probe seeks a doclist per word (~20 us each),
             # and a common word with a busy user reads hundreds of candidates.
@@ -125,11 +124,7 @@ class SqliteListPlanner:
                 f"EXISTS (SELECT 1 FROM image_text_content c WHERE c.id = i.docid AND {check}) "
                 "AND EXISTS (SELECT 1 FROM image_text x WHERE x.image_text MATCH ? AND x.rowid = i.docid)"
             )
-            glue = " AND " if " WHERE " in sql else " WHERE "
-            key = "t" if " image_tags t " in sql else "i"
-            sql = f"{sql}{glue}{probe} ORDER BY {key}.created_at DESC, {key}.image_id DESC"
-            arm_params = [*arm_params, *check_params, probe_expression(query.text)]
-            return (f"{sql} LIMIT ?", [*arm_params, limit]) if limit is not None else (sql, arm_params)
+            return self._arm(query, limit, after, also=(probe, [*check_params, probe_expression(query.text)]))
         where = ["f.image_text MATCH ?"]
         params: list[Any] = [match]
         for facet in ("user_id", "category", "visibility"):
@@ -196,8 +191,15 @@ class SqliteListPlanner:
         sql = f"{sql_a} UNION ALL {sql_b} ORDER BY created_at DESC, image_id DESC LIMIT ?"
         return sql, [*params_a, *params_b, limit]
 
-    def _arm(self, query: ImageQuery, limit: int | None, after: Keyset | None) -> tuple[str, list[Any]]:
-        """One index range: ``query`` has no ``visible_to`` (an arm of ``ImageQuery.arms``)."""
+    def _arm(
+        self,
+        query: ImageQuery,
+        limit: int | None,
+        after: Keyset | None,
+        also: tuple[str, list[Any]] | None = None,
+    ) -> tuple[str, list[Any]]:
+        """One index range: ``query`` has no ``visible_to`` (an arm of ``ImageQuery.arms``).
+        ``also``: one more per-row condition on ``i`` and its parameters (the text probe)."""
         where: list[str] = []
         params: list[Any] = []
         driver = self._driver(query)
@@ -239,6 +241,9 @@ class SqliteListPlanner:
         if after is not None:
             where.append(f"({key}.created_at, {key}.image_id) < (?, ?)")
             params.extend([format_time(after.created_at), after.image_id])
+        if also is not None:
+            where.append(also[0])
+            params.extend(also[1])
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         columns = TAG_SELECT_COLUMNS if key == "t" else SELECT_COLUMNS
         sql = f"SELECT {columns} FROM {source} {clause}"

@@ -33,6 +33,7 @@ from image_service.imaging.budget import PixelBudget
 from image_service.imaging.spec import (
     ENGINE_SETTINGS,
     OUTPUT_FORMATS,
+    QUARTER_TURNS,
     Rendered,
     RenderSpec,
     sniff_content_type,
@@ -130,7 +131,7 @@ def _probe(data: bytes) -> _Source:
     header = pyvips.Image.new_from_buffer(data, "", access="sequential")
     orientation = header.get("orientation") if header.get_typeof("orientation") else 1
     width, height = header.width, header.height
-    if orientation in (5, 6, 7, 8):
+    if orientation in QUARTER_TURNS:
         width, height = height, width
     loader = str(header.get("vips-loader"))
     kind = "jpeg" if loader == "jpegload_buffer" else "vips"

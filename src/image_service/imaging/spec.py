@@ -13,6 +13,9 @@ from types import MappingProxyType
 
 ENGINE_SETTINGS = "vips1"
 
+# EXIF orientations 5..8 turn the picture a quarter: the upright image has width and height swapped.
+QUARTER_TURNS = frozenset({5, 6, 7, 8})
+
 OUTPUT_FORMATS = MappingProxyType(
     {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
 )

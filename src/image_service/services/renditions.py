@@ -28,15 +28,19 @@ from dataclasses import dataclass
 from image_service.domain.errors import NotFound
 from image_service.domain.models import Image
 from image_service.domain.renditions import rendition_key
-from image_service.imaging.spec import ENGINE_SETTINGS, RenderSpec, sniff_content_type
+from image_service.imaging.spec import (
+    ENGINE_SETTINGS,
+    OUTPUT_FORMATS,
+    QUARTER_TURNS,
+    RenderSpec,
+    sniff_content_type,
+)
 from image_service.services.context import Context
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
-# EXIF orientations 5..8 turn the picture a quarter: the upright image has width and height swapped.
-QUARTER_TURNS = frozenset({5, 6, 7, 8})
+# A file name's extension for each output type (JPEG's usual one is not its format's name).
+EXTENSIONS = {content_type: "jpg" if fmt == "jpeg" else fmt for fmt, content_type in OUTPUT_FORMATS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,7 @@ class Rendition:
     @property
     def content_type(self) -> str | None:
         """None when the engine picks JPEG or PNG by the image's transparency."""
-        return None if self.spec.format is None else CONTENT_TYPES[self.spec.format]
+        return None if self.spec.format is None else OUTPUT_FORMATS[self.spec.format]
 
 
 def plan(ctx: Context, image: Image, wanted: RenditionRequest, output: str | None) -> Rendition:

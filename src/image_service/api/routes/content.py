@@ -331,18 +331,20 @@ def serve_rendition(
     }
     if rendition.varies:
         headers["Vary"] = "Accept"
-    found = None
+    found, looked = None, False
     if _not_modified(request, rendition.etag, image.created_at):
         if rendition.content_type is not None:
             return Response(status_code=304, headers=headers, media_type=rendition.content_type)
         # JPEG or PNG by the image's transparency: the stored object says which. A 304 carries
         # the type (a cache may copy it onto its stored answer, and without one Mangum labels an
         # HTTP API answer application/json); the client's copy exists, so the object nearly does.
-        found = stored_rendition(ctx, rendition)
+        found, looked = stored_rendition(ctx, rendition), True
         if found is not None:
             return Response(status_code=304, headers=headers, media_type=found.content_type)
-    if found is None:
-        found = get_or_make(ctx, rendition) if may_make else stored_rendition(ctx, rendition)
+    if may_make:
+        found = get_or_make(ctx, rendition)
+    elif not looked:
+        found = stored_rendition(ctx, rendition)
     if found is None:
         raise NotMadeYet
     stored = found
