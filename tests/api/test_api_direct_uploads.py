@@ -87,6 +87,34 @@ def test_direct_upload_round_trip(server: Server, alice: httpx.Client, anon: htt
     assert not server.storage.has_blob(f"~pending/alice/{image_id}")
 
 
+def test_a_replayed_start_of_an_unfinished_upload_can_be_finished(
+    server: Server, alice: httpx.Client, admin: httpx.Client
+) -> None:
+    """A replay under the start's Idempotency-Key answers the same image id with a fresh upload
+    URL and expiry (the first one may be dead: a key lives a day, a URL an hour; the expiry
+    itself is tested on a clock in tests/unit/services/test_direct_uploads.py). Once the image
+    is completed, a replay is the first answer again, and the image is stored once."""
+    data = png(24, 24)
+    title = unique("replayed").replace("-", "")
+    keyed = {"Idempotency-Key": unique("key")}
+    body = {"filename": "big.png", "content_type": "image/png", "size": len(data), "title": title}
+    first = alice.post("/images/uploads", json=body, headers=keyed)
+    assert first.status_code == 201, first.text
+    again = alice.post("/images/uploads", json=body, headers=keyed)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["image_id"] == first.json()["image_id"]
+    assert again.json()["expires_in"] == first.json()["expires_in"]
+    sent(again.json(), data)
+    done = alice.post(f"/images/{first.json()['image_id']}/complete")
+    assert done.status_code == 201, done.text
+    assert done.json()["metadata"]["size"] == len(data)
+    after = alice.post("/images/uploads", json=body, headers=keyed)
+    assert after.status_code == 201 and after.json() == first.json()
+    assert [i["image_id"] for i in admin.get("/images", params={"q": title}).json()["images"]] == [
+        first.json()["image_id"]
+    ]
+
+
 def test_invalid_bytes_are_refused_and_deleted(server: Server, alice: httpx.Client) -> None:
     # On aws the snapshot holds the table too: the pending upload's record must go as well.
     before = server.storage.snapshot()

@@ -18,6 +18,7 @@ RESERVED = [
     "upload",
     "image",
     "api",
+    "gallery",
     "favicon.ico",
     "robots.txt",
 ]

@@ -17,10 +17,15 @@ from image_service.services.idempotency import Answer, KeyedRequest, Work, advan
 
 
 async def answer_once(ctx: Context, request: KeyedRequest | None, work: Work) -> JsonResponse:
+    return answer_response(await answered_once(ctx, request, work))
+
+
+async def answered_once(ctx: Context, request: KeyedRequest | None, work: Work) -> Answer:
+    """``answer_once``'s answer, for a route that looks at a replay before it is sent."""
     steps = attempts(ctx, request, work)
     while not isinstance(step := await run_in_threadpool(advance, steps), Answer):
         await asyncio.sleep(step)
-    return answer_response(step)
+    return step
 
 
 def answer_response(answer: Answer) -> JsonResponse:

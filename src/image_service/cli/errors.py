@@ -4,7 +4,8 @@ traceback. Tracebacks are for bugs.
 A mistake is a setting that cannot work (pydantic's ValidationError of Settings, the bootstrap's
 ConfigurationError), an invalid argument (a domain error such as InvalidInput), a file that is
 not there, or a command whose optional extra is not installed. A backend that does not answer is
-no mistake of the user's, but no bug either: one line too, with status 1.
+no mistake of the user's, but no bug either: one line too, with status 1; so is a client command's
+request that the server refused or never answered.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from image_service.bootstrap import ConfigurationError
+from image_service.client.errors import ClientError
 from image_service.domain.errors import BackendUnavailable, ImageServiceError
 
 USAGE = 2  # click's own status for a bad option or argument
@@ -56,6 +58,8 @@ def describe(exc: BaseException) -> tuple[str, int] | None:
             return f"{exc.message} ({exc.__cause__ or 'no detail'})", FAILED
         case ImageServiceError():
             return exc.message, USAGE
+        case ClientError():  # a client command's request: the server's error text and status
+            return str(exc), FAILED
         case ModuleNotFoundError(name=str(name)) if name.split(".")[0] in EXTRA_OF_MODULE:
             extra = EXTRA_OF_MODULE[name.split(".")[0]]
             return f"{name} is not installed: pip install 'image-service[{extra}]'", USAGE

@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from image_service import __version__
-from image_service.cli import deploy, emulate, fsck, keys, package, reindex, serve
+from image_service.cli import (
+    client_images,
+    client_upload,
+    deploy,
+    emulate,
+    fsck,
+    keys,
+    package,
+    reindex,
+    serve,
+)
 from image_service.cli.errors import Cli
 
 app = Cli(help="image-service: an image API on filesystem + SQLite or S3 + DynamoDB.", no_args_is_help=True)
@@ -35,6 +45,12 @@ app.command("reindex")(reindex.reindex_command)
 app.command()(emulate.emulate)
 app.command("package")(package.package_command)
 deploy.register(app)
+# The client commands: they talk to a running server (--url, --key).
+app.command("upload")(client_upload.upload_command)
+app.command("ls")(client_images.ls_command)
+app.command("get")(client_images.get_command)
+app.command("rm")(client_images.rm_command)
+app.command("edit")(client_images.edit_command)
 
 if __name__ == "__main__":
     app()

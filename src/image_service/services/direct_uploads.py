@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from image_service.domain import validation
 from image_service.domain.access import may_act_for, owner_for, require_identity
@@ -34,10 +34,8 @@ from image_service.domain.models import Caller, Image, PendingUpload, UploadTarg
 from image_service.imaging import ACCEPTED_FORMATS
 from image_service.ports import PendingUploads
 from image_service.services.context import Context
+from image_service.services.idempotency import Reservation
 from image_service.services.uploads import UploadDraft, build_image, image_key, inspect_and_strip
-
-if TYPE_CHECKING:
-    from image_service.services.idempotency import Reservation
 
 log = logging.getLogger(__name__)
 ACCEPTED_TYPES = {content_type for content_type, _ in ACCEPTED_FORMATS.values()}
@@ -88,6 +86,24 @@ def start_direct_upload(
             raise
         pending = earlier
     return pending, ctx.urls.presign_upload(pending, now=now)
+
+
+def restart_direct_upload(
+    ctx: Context, caller: Caller, draft: UploadDraft, *, content_type: str, size: int, image_id: str
+) -> tuple[PendingUpload, UploadTarget] | None:
+    """A start replayed under its Idempotency-Key: None once its image exists (the first answer
+    stands); else the upload starts again under the same image id, with a fresh expiry and URL.
+    The key is kept for a day but the upload URL dies with its pending upload
+    (``direct_upload_expiry``, an hour), so a re-run after an interruption would otherwise be
+    sent a dead URL. The bytes sent so far stay under the same key, for the next send to replace.
+    """
+    if _already_completed(ctx, image_id):
+        return None
+    if _pending_of(ctx.pending, image_id, owner_for(caller, draft.user_id)) is not None:
+        ctx.pending.remove_pending(image_id)
+    return start_direct_upload(
+        ctx, caller, draft, content_type=content_type, size=size, reservation=Reservation((image_id,))
+    )
 
 
 def _pending_of(store: PendingUploads, image_id: str, owner: str) -> PendingUpload | None:
@@ -144,7 +160,7 @@ def complete_direct_upload(ctx: Context, caller: Caller, image_id: str) -> Image
         ctx.blobs.put(image.blob_key, stored, image.content_type)
         ctx.catalog.add(image)
     except Conflict:
-        if _already_completed(ctx, pending):
+        if _already_completed(ctx, pending.image_id):
             return ctx.catalog.get(pending.image_id)
         _discard(ctx, pending, also=image_key(pending.user_id, pending.image_id))
         raise
@@ -156,10 +172,10 @@ def complete_direct_upload(ctx: Context, caller: Caller, image_id: str) -> Image
     return image
 
 
-def _already_completed(ctx: Context, pending: PendingUpload) -> bool:
-    """A concurrent complete of the same upload won the race: its row (and blob) must stay."""
+def _already_completed(ctx: Context, image_id: str) -> bool:
+    """The upload was completed (by a concurrent complete, say): its row (and blob) must stay."""
     try:
-        ctx.catalog.get(pending.image_id)
+        ctx.catalog.get(image_id)
     except NotFound:
         return False
     return True

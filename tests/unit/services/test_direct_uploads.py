@@ -24,9 +24,11 @@ from image_service.services.context import Context, Limits
 from image_service.services.direct_uploads import (
     complete_direct_upload,
     receive_upload,
+    restart_direct_upload,
     start_direct_upload,
     sweep_expired,
 )
+from image_service.services.idempotency import Reservation
 from image_service.services.uploads import UploadDraft
 
 ALICE = Caller(user_id="alice")
@@ -152,3 +154,26 @@ def test_expired_pending_uploads_are_swept(ctx: Context, clock: Clock) -> None:
     clock.advance(601)
     assert sweep_expired(ctx) == 1
     assert ctx.blobs.objects == {}  # type: ignore[attr-defined]
+
+
+def test_a_replayed_start_past_the_expiry_starts_the_upload_again(ctx: Context, clock: Clock) -> None:
+    """An Idempotency-Key lives a day, an upload URL an hour: a re-run the next morning must get a
+    URL that works, for the same image id; once completed, the first answer stands."""
+    draft = UploadDraft(data=b"", title="big")
+    first, _ = start_direct_upload(
+        ctx, ALICE, draft, content_type="image/png", size=1000, reservation=Reservation(("id-key",))
+    )
+    clock.advance(601)  # past direct_upload_expiry: the first URL and the pending upload are dead
+    again = restart_direct_upload(ctx, ALICE, draft, content_type="image/png", size=1000, image_id="id-key")
+    assert again is not None
+    pending, target = again
+    assert pending.image_id == first.image_id and pending.expires_at == clock() + timedelta(seconds=600)
+    query = parse_qs(urlsplit(target.url).query)
+    receive_upload(
+        ctx, "id-key", expires=int(query["expires"][0]), signature=query["signature"][0], data=png()
+    )
+    assert complete_direct_upload(ctx, ALICE, "id-key").title == "big"
+    assert (
+        restart_direct_upload(ctx, ALICE, draft, content_type="image/png", size=1000, image_id="id-key")
+        is None
+    )

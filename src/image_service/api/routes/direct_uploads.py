@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -9,16 +10,18 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from image_service.api.deps import CallerDep, ContextDep, IdempotencyKeyHeader, ImageIdPath
-from image_service.api.idempotency import answer_once
+from image_service.api.idempotency import answer_response, answered_once
 from image_service.api.openapi import BACKEND_ERRORS, error_responses
 from image_service.api.responses import JsonResponse
 from image_service.api.schemas import MetadataIn, UploadOut
 from image_service.api.serialize import image_json, search_note
 from image_service.api.upload_parsing import read_capped
+from image_service.domain.models import PendingUpload, UploadTarget
 from image_service.services.direct_uploads import (
     ACCEPTED_TYPES,
     complete_direct_upload,
     receive_upload,
+    restart_direct_upload,
     start_direct_upload,
 )
 from image_service.services.idempotency import Answer, Reservation, keyed_upload
@@ -79,9 +82,25 @@ async def start(
     base_url = str(request.base_url).rstrip("/")
 
     def work(reservation: Reservation | None) -> Answer:
-        pending, target = start_direct_upload(
-            ctx, caller, draft, content_type=body.content_type, size=body.size, reservation=reservation
+        return started(
+            *start_direct_upload(
+                ctx, caller, draft, content_type=body.content_type, size=body.size, reservation=reservation
+            )
         )
+
+    def restarted(replay: Answer) -> Answer:
+        """The replay of a start not completed yet: its URL may have expired (docs/API.md)."""
+        again = restart_direct_upload(
+            ctx,
+            caller,
+            draft,
+            content_type=body.content_type,
+            size=body.size,
+            image_id=replay.body["image_id"],
+        )
+        return replay if again is None else dataclasses.replace(started(*again), replayed=True)
+
+    def started(pending: PendingUpload, target: UploadTarget) -> Answer:
         upload = {
             "url": target.url if "://" in target.url else base_url + target.url,
             "method": target.method,
@@ -100,7 +119,10 @@ async def start(
     keyed = keyed_upload(
         caller, idempotency_key, "direct upload", [draft], content_type=body.content_type, size=body.size
     )
-    return await answer_once(ctx, keyed, work)
+    answer = await answered_once(ctx, keyed, work)
+    if answer.replayed:
+        answer = await run_in_threadpool(restarted, answer)
+    return answer_response(answer)
 
 
 class ReceivedOut(BaseModel):
