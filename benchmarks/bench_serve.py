@@ -11,6 +11,12 @@ Both serve the same bytes, loaded by the same tool with the same settings in the
   a file), the image uploaded through the API as public and fetched anonymously. Every GET reads
   the file into memory and commits ``access_count + 1`` to SQLite (WAL, synchronous=NORMAL).
 
+Issue 14's other targets, in the same run: a stored rendition (``?w=256``, made before the runs)
+against the original (>= 0.9), ``--workers 2`` against one worker (>= 1.8x), and nginx in front of
+the service with ``IMAGE_SERVICE_ACCEL_REDIRECT`` (the shipped docs/nginx/image-service.conf, via
+``devtools.nginx_front``: nginx sends the file, the service answers headers) against nginx serving
+the file alone (>= 0.5).
+
 To say what limits the service, the same wrk settings also hit ``GET /health`` (framework floor:
 no SQLite, no file), the content route with a matching ``If-None-Match`` (304: the catalog read,
 but no file read and no access-count write), the content route on ``image-service serve
@@ -33,7 +39,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +47,7 @@ from benchmarks.common import (
     LOOPBACK,
     Config,
     Result,
+    ServiceProcess,
     Table,
     Target,
     bare_asgi,
@@ -56,6 +63,7 @@ from benchmarks.common import (
 )
 from image_service.bootstrap import local_context
 from image_service.devtools.emulator import free_port
+from image_service.devtools.nginx_front import nginx_front
 from image_service.domain.models import Caller, utcnow
 from image_service.ports import ImageCatalog
 from image_service.services.uploads import UploadDraft, upload_images
@@ -63,6 +71,12 @@ from image_service.settings import Settings
 
 NAME = "serve"
 TARGET_RATIO = 0.25
+RENDITION_RATIO = 0.9  # a stored rendition's req/s against the original's
+WORKERS_SCALING = 1.8  # --workers 2 against one worker
+FRONT_RATIO = 0.5  # behind nginx (X-Accel-Redirect) against nginx serving the file alone
+ACCEL_PREFIX = "/_accel/"
+# The labels of the runs whose GETs each count one access of the image.
+COUNTED = ("GET content", "GET rendition")
 IMAGE_BYTES = 200_000
 THREADS, CONNECTIONS = 2, 16
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -200,6 +214,30 @@ def nginx(binary: str, root: Path, www: Path, workers: str) -> Iterator[int]:
         stop_process(proc)
 
 
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """``os.environ`` with ``values`` while a server started inside inherits them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def accel_service(data_dir: Path) -> Iterator[ServiceProcess]:
+    """``image-service serve`` on ``data_dir`` with IMAGE_SERVICE_ACCEL_REDIRECT, for nginx in front."""
+    with ExitStack() as stack:
+        with environment(IMAGE_SERVICE_ACCEL_REDIRECT=ACCEL_PREFIX):
+            app = stack.enter_context(image_service(data_dir))
+        yield app
+
+
 # -- the benchmark ---------------------------------------------------------------------------
 
 
@@ -270,13 +308,21 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
             _, meta = _get(app.port, f"/images/{image_id}")
             etag = json.loads(meta)["metadata"]["checksum_sha256"][:32]
             etag_script.write_text(f'wrk.headers["If-None-Match"] = \'"{etag}"\'\n')
+            rendition = f"{content}?w=256"
+            status, _ = _get(app.port, rendition)  # made and stored here: the runs read it
+            if status != 200:
+                raise RuntimeError(f"the rendition {rendition} answered {status}")
             with (
                 nginx(nginx_bin, root / "nginx-1", www, "1") as nginx_1,
                 nginx(nginx_bin, root / "nginx-auto", www, "auto") as nginx_auto,
                 image_service(data_dir, workers=2) as app_2,
                 bare_asgi(www / "image.jpg", root) as (bare, bare_pid),
+                accel_service(data_dir) as accel,
+                nginx_front(
+                    nginx_bin, root / "nginx-front", upstream_port=accel.port, blobs=data_dir / "blobs"
+                ) as front,
             ):
-                for port in (nginx_1, nginx_auto, bare, app.port, app_2.port):
+                for port in (nginx_1, nginx_auto, bare, app.port, app_2.port, front):
                     path = "/image.jpg" if port in (nginx_1, nginx_auto, bare) else content
                     status, body = _get(port, path)
                     if status != 200 or body != data:
@@ -288,6 +334,15 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
                     ("image-service serve, 1 worker: GET content", app.port, content, None, rounds, pid),
                     ("nginx, worker_processes auto (2)", nginx_auto, "/image.jpg", None, rounds, None),
                     ("image-service serve --workers 2: GET content", app_2.port, content, None, rounds, None),
+                    ("image-service serve, 1 worker: GET rendition", app.port, rendition, None, rounds, pid),
+                    (
+                        "nginx (1) in front of image-service serve (1), X-Accel-Redirect: GET content",
+                        front,
+                        content,
+                        None,
+                        rounds,
+                        accel.proc.pid,
+                    ),
                     (
                         "image-service serve, 1 worker: GET content, 304",
                         app.port,
@@ -310,8 +365,8 @@ def run(cfg: Config, log: Callable[[str], None] = print) -> Result:
             status, body = _get(app.port, f"/images/{image_id}")
             access_count = json.loads(body)["metadata"]["access_count"] if status == 200 else None
 
-    gets = sum(r.requests for label, rs in runs.items() if label.endswith("GET content") for r in rs)
-    checks = 2  # the two GETs of the content route that checked the bytes before the runs
+    gets = sum(r.requests for label, rs in runs.items() if label.endswith(COUNTED) for r in rs)
+    checks = 4  # the GETs that checked the bytes before the runs, and the rendition's first
     result.details["access_count"] = {"recorded": access_count, "wrk_completed_gets": gets + checks}
     result.details["runs"] = {
         label: [
@@ -411,6 +466,21 @@ def _report(
         ("bare ASGI app, 1 worker / nginx 1 worker (round 1)",
          "bare ASGI app on uvicorn, 1 worker (floor)", "nginx, worker_processes 1"),
     ]  # fmt: skip
+    pairs += [
+        ("stored rendition (w=256) / original, 1 worker",
+         "image-service serve, 1 worker: GET rendition", "image-service serve, 1 worker: GET content"),
+        ("image-service serve --workers 2 / 1 worker",
+         "image-service serve --workers 2: GET content", "image-service serve, 1 worker: GET content"),
+        ("nginx in front (X-Accel-Redirect) / nginx alone, 1 worker each",
+         "nginx (1) in front of image-service serve (1), X-Accel-Redirect: GET content",
+         "nginx, worker_processes 1"),
+    ]  # fmt: skip
+    wanted = {
+        "image-service serve 1 worker / nginx 1 worker": TARGET_RATIO,
+        "stored rendition (w=256) / original, 1 worker": RENDITION_RATIO,
+        "image-service serve --workers 2 / 1 worker": WORKERS_SCALING,
+        "nginx in front (X-Accel-Redirect) / nginx alone, 1 worker each": FRONT_RATIO,
+    }
     for label, ours, reference in pairs:
         if ours not in runs or reference not in runs:
             continue
@@ -419,12 +489,9 @@ def _report(
         ]
         ratio = median(per_round)
         ratios.add(label, f"{ratio:.3f}")
-        if label.startswith("image-service serve 1 worker / nginx 1"):
-            targets.append(
-                Target(
-                    f"GET content req/s, {label}", f">= {TARGET_RATIO}", f"{ratio:.3f}", ratio >= TARGET_RATIO
-                )
-            )
+        if label in wanted:
+            goal = wanted[label]
+            targets.append(Target(f"req/s, {label}", f">= {goal}", f"{ratio:.3f}", ratio >= goal))
     ratios.notes.append(
         f"access_count after the runs: {access_count}; GETs completed by wrk (+ byte checks): {gets} "
         "(the count may exceed wrk's by requests still in flight when a run stopped)"

@@ -4,7 +4,9 @@ python -m benchmarks.run                  # everything (what `make bench` runs),
                                           # ~1.5 min the first time to build the 1M catalog
 python -m benchmarks.run --quick          # smaller catalogs, fewer samples, short wrk runs
 python -m benchmarks.run --only list      # one benchmark (repeatable): list, search, upload, serve,
-                                          # and on the AWS emulators amplification, requests, coldstart
+                                          # access_counts,
+                                          # and on the AWS emulators amplification, list_dynamodb,
+                                          # requests, coldstart
 python -m benchmarks.run --markdown       # also print the tables as Markdown
 python -m benchmarks.run --results DIR    # write the JSON there instead (tests/benchmarks does)
 """
@@ -24,10 +26,12 @@ from types import ModuleType
 from typing import Any
 
 from benchmarks import (
+    bench_access_counts,
     bench_amplification,
     bench_coldstart,
     bench_imaging,
     bench_list,
+    bench_list_dynamodb,
     bench_memory,
     bench_renditions,
     bench_requests,
@@ -55,7 +59,9 @@ BENCHMARKS: dict[str, ModuleType] = {
     "memory": bench_memory,
     "renditions": bench_renditions,
     "serve": bench_serve,
+    "access_counts": bench_access_counts,
     "amplification": bench_amplification,
+    "list_dynamodb": bench_list_dynamodb,
     "requests": bench_requests,
     "coldstart": bench_coldstart,
     "search_dynamodb": bench_search_dynamodb,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from image_service.adapters.filesystem_blobs import FilesystemBlobStore
 from image_service.adapters.local_urls import LocalUrlSigner
@@ -16,6 +17,7 @@ from image_service.adapters.sqlite_keys import SqliteKeyStore
 from image_service.adapters.sqlite_pending import SqlitePendingUploads
 from image_service.adapters.sqlite_schema import open_database
 from image_service.domain.signing import Signer
+from image_service.services.access_counts import GroupedAccessCounts
 from image_service.services.context import Context, Limits
 from image_service.services.keys import WithBootstrapAdmin
 from image_service.settings import Settings
@@ -189,19 +191,47 @@ def build_app(settings: Settings, *, runtime: Runtime = "server", ctx: Context |
             if settings.max_inline_bytes is None:
                 settings = settings.model_copy(update={"max_inline_bytes": LAMBDA_MAX_INLINE})
             base_path = settings.base_path
+    ctx = bootstrap(settings) if ctx is None else ctx
+    if runtime == "server" and ctx.access_counts is None:
+        # A server process lives on between requests: it writes access counts in batches. Lambda
+        # is frozen after each answer, so there every GET writes its own.
+        ctx = dataclasses.replace(ctx, access_counts=GroupedAccessCounts(ctx.catalog))
     match settings.backend:
         case "local":
             inline_io = True  # SQLite and files on local disk: on the event loop (api.deps.run_io)
         case "aws":
             inline_io = False  # every call goes over the network: in the threadpool
-    return create_app(
-        bootstrap(settings) if ctx is None else ctx,
+    app = create_app(
+        ctx,
         auth=settings.auth,
         backend=settings.backend,
         cors_origins=settings.cors_origins,
         base_path=base_path,
         inline_io=inline_io,
     )
+    if ctx.access_counts is not None:
+        _write_counts_at_shutdown(app, ctx.access_counts)
+    return app
+
+
+def _write_counts_at_shutdown(app: FastAPI, counts: GroupedAccessCounts) -> None:
+    """The app's lifespan ends by writing every pending access count: uvicorn runs it on SIGTERM
+    (or Ctrl-C) once the last request is answered, in each worker process."""
+    from contextlib import asynccontextmanager
+
+    from anyio import to_thread
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        try:
+            async with inner(app) as state:
+                yield state
+        finally:
+            await to_thread.run_sync(counts.close)  # blocking writes (DynamoDB: network calls)
+
+    app.router.lifespan_context = lifespan
 
 
 def app_from_env() -> FastAPI:

@@ -4,27 +4,60 @@ Fields passed with ``extra=`` become fields of the object (the request log's met
 status...); an exception becomes its ``exc_info`` field, one line like the rest. ``serve`` hands
 ``logging_config`` to uvicorn, so its own loggers (start-up, errors) write the same lines, in
 every worker process too.
+
+The formatter is ours, on orjson: it runs once per request (the request log), and
+python-json-logger's took 9 µs a line where this one takes 2 (docs/PERFORMANCE.md, "Serving").
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
+from datetime import UTC, datetime
 from typing import Any
 
-from pythonjsonlogger.core import RESERVED_ATTRS
-from pythonjsonlogger.json import JsonFormatter
+import orjson
 
-# The fields every object has (the style of logging's own formats, which every 3.x reads).
-FIELDS = "%(levelname)s %(name)s %(message)s"
-RENAMED = {"levelname": "level", "name": "logger"}
-# uvicorn adds its message again with terminal colour codes: no use in a log.
-NOT_FIELDS = (*RESERVED_ATTRS, "color_message")
+# A LogRecord's own attributes: everything else on a record came from ``extra=`` and is a field.
+# uvicorn adds its message again with terminal colour codes (color_message): no use in a log.
+NOT_FIELDS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "color_message", "taskName"}
+)
+
+
+class JsonLineFormatter(logging.Formatter):
+    """``{"timestamp", "level", "logger", "message", <extra fields>..., "exc_info"?}`` on one
+    line. The timestamp is ISO 8601 in UTC from the record's creation time; a value JSON cannot
+    hold is written as its ``str``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in NOT_FIELDS:
+                line[key] = value
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exc_info"] = record.exc_text
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        try:
+            return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:
+            # What orjson refuses and ``default`` never sees: an int wider than 64 bits, a str
+            # with a lone surrogate. The slower json writes both (the surrogate escaped).
+            return json.dumps(line, default=str)
 
 
 def json_formatter() -> logging.Formatter:
-    # timestamp=True: ISO 8601 in UTC from the record's creation time, under "timestamp".
-    return JsonFormatter(FIELDS, rename_fields=RENAMED, reserved_attrs=NOT_FIELDS, timestamp=True)
+    return JsonLineFormatter()
 
 
 def logging_config(level: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ and, for the AWS backend, S3BlobStore and DynamoDBImageCatalog.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -21,6 +21,9 @@ from image_service.domain.models import (
     StoredBlob,
     UploadTarget,
 )
+
+# Accesses recorded at once (``ImageCatalog.record_accesses``): image id -> (how many, the latest).
+Accesses = Mapping[str, tuple[int, datetime]]
 
 
 class BlobStore(Protocol):
@@ -73,6 +76,13 @@ class ImageCatalog(Protocol):
 
     def record_access(self, image_id: str, at: datetime) -> Image:
         """Atomically add one to ``access_count`` and set ``last_accessed_at``."""
+
+    def record_accesses(self, accesses: Accesses) -> dict[str, tuple[int, datetime]]:
+        """Add each count to its image's ``access_count`` atomically and move ``last_accessed_at``
+        to its time unless a later one is stored; an image that no longer exists is skipped (and
+        never recreated). Returns the accesses left unrecorded when the backend failed part-way
+        (each image's write is all or nothing, so they can be retried as they are); raises
+        BackendUnavailable when it recorded none."""
 
     def ping(self) -> None:
         """Raise BackendUnavailable unless the catalog answers."""

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # What a browser sends in its Origin header: scheme, host, optional port; never a path.
 ORIGIN = re.compile(r"https?://[^/\s,]+")
+# An nginx location prefix for X-Accel-Redirect: /_accel/, /internal/blobs/ (no query, no escapes).
+ACCEL_PREFIX = re.compile(r"(/[A-Za-z0-9._~\-]+)+/")
 
 
 class Settings(BaseSettings):
@@ -88,6 +90,11 @@ class Settings(BaseSettings):
         None, ge=1, le=1_000_000, validation_alias="IMAGE_SERVICE_MAX_CONNECTIONS"
     )
 
+    # Behind nginx (api/accel.py): the prefix of nginx's internal location for the data dir's
+    # blobs/, e.g. /_accel/. The content routes then answer with headers and X-Accel-Redirect, and
+    # nginx sends the file. The embedded backend only (its objects are files).
+    accel_redirect: str | None = Field(None, validation_alias="IMAGE_SERVICE_ACCEL_REDIRECT")
+
     @classmethod
     def with_fields(cls, **values: object) -> Settings:
         """The environment's settings with some fields given by their Python names (the CLI's
@@ -126,6 +133,19 @@ class Settings(BaseSettings):
                 raise ValueError("rendition sizes are 1 to 16384 pixels, at least one")
             return tuple(sorted({int(v) for v in value}))
         return value
+
+    @field_validator("accel_redirect", mode="after")
+    @classmethod
+    def _accel_prefix(cls, value: str | None) -> str | None:
+        if value and not ACCEL_PREFIX.fullmatch(value):  # "" is unset
+            raise ValueError(f"{value!r} is not a location prefix: /name/ (letters, digits, . _ - ~)")
+        return value or None
+
+    @model_validator(mode="after")
+    def _accel_backend(self) -> Settings:
+        if self.accel_redirect and self.backend != "local":
+            raise ValueError("IMAGE_SERVICE_ACCEL_REDIRECT needs the local backend: nginx sends files")
+        return self
 
     @model_validator(mode="after")
     def _endpoint(self) -> Settings:

@@ -92,8 +92,11 @@ def drive(client: httpx.Client) -> None:
     keyed = {**admin, "Idempotency-Key": "iam-upload"}  # claimed, answered, then replayed
     second = ok(client.post("/images", headers=keyed, json=json_upload), 201)["metadata"]["image_id"]
     assert ok(client.post("/images", headers=keyed, json=json_upload), 201)["metadata"]["image_id"] == second
+    # A list page is its Queries; text search reads the vocabulary and its page's images with
+    # BatchGetItem.
     for query in ({}, {"tag": "cat"}, {"category": "pets"}, {"user_id": "admin"}, {"visibility": "public"}):
         ok(client.get("/images", params={"limit": 1, **query}, headers=admin))
+    ok(client.get("/images", params={"limit": 1, "q": "sunset cat"}, headers=admin))
     ok(client.get(f"/images/{image_id}", params={"download": "true"}))
     assert client.get(f"/images/{image_id}/content", follow_redirects=False).status_code == 302  # > 100 B
     assert client.get("/a.png", follow_redirects=False).status_code == 302

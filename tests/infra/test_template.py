@@ -153,11 +153,62 @@ def test_the_bucket_is_private_encrypted_tls_only_and_expires_pending_uploads(sa
     assert deny["Resource"] == [{"Fn::GetAtt": ["ImageBucket", "Arn"]}, {"Fn::Sub": "${ImageBucket.Arn}/*"}]
 
 
-def test_cors_is_on_only_for_the_origins_given(sam: dict[str, Any]) -> None:
-    condition, rules, otherwise = props(sam, "ImageBucket")["CorsConfiguration"]["Fn::If"]
-    assert condition == "HasCors" and otherwise == {"Ref": "AWS::NoValue"}
-    (rule,) = rules["CorsRules"]
-    assert rule["AllowedOrigins"] == {"Ref": "CorsAllowedOrigins"} and "POST" in rule["AllowedMethods"]
+def resolve(value: Any, parameters: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """The few intrinsic functions the bucket's CORS origins use, evaluated as CloudFormation would."""
+    if not isinstance(value, dict):
+        return value
+    ((function, argument),) = value.items()
+    match function:
+        case "Ref":
+            return parameters[argument]
+        case "Fn::Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(parameters[m.group(1)]), argument)
+        case "Fn::If":
+            condition, then, otherwise = argument
+            return resolve(then if conditions[condition] else otherwise, parameters, conditions)
+        case "Fn::Join":
+            separator, items = argument
+            items = resolve(items, parameters, conditions)
+            return separator.join(resolve(item, parameters, conditions) for item in items)
+        case "Fn::Split":
+            separator, text = argument
+            return resolve(text, parameters, conditions).split(separator)
+    raise AssertionError(value)
+
+
+def bucket_origins(sam: dict[str, Any], domain: str = "", origins: list[str] | None = None) -> list[str]:
+    (rule,) = props(sam, "ImageBucket")["CorsConfiguration"]["CorsRules"]
+    assert {"POST", "GET", "HEAD"} <= set(rule["AllowedMethods"])
+    parameters = {
+        "AWS::Region": "eu-west-1",
+        "AWS::URLSuffix": "amazonaws.com",
+        "DomainName": domain,
+        "CorsAllowedOrigins": origins or [],
+    }
+    conditions = {"HasDomain": bool(domain), "HasCors": bool(origins)}
+    resolved: list[str] = resolve(rule["AllowedOrigins"], parameters, conditions)
+    return resolved
+
+
+def test_the_bucket_always_accepts_uploads_from_the_apis_own_origin(sam: dict[str, Any]) -> None:
+    """The gallery is served by the API and POSTs large files straight to the bucket."""
+    api_origin = "https://*.execute-api.eu-west-1.amazonaws.com"
+    assert bucket_origins(sam) == [api_origin]
+    assert bucket_origins(sam, domain="images.example.com") == [api_origin, "https://images.example.com"]
+    assert bucket_origins(
+        sam, domain="images.example.com", origins=["https://a.example", "https://b.example"]
+    ) == [
+        api_origin,
+        "https://images.example.com",
+        "https://a.example",
+        "https://b.example",
+    ]
+    assert bucket_origins(sam, origins=["https://a.example"]) == [api_origin, "https://a.example"]
+    for origin in bucket_origins(sam, domain="images.example.com", origins=["https://a.example"]):
+        assert origin.count("*") <= 1  # S3 accepts one wildcard per origin
+
+
+def test_the_api_cors_is_on_only_for_the_origins_given(sam: dict[str, Any]) -> None:
     assert sam["Parameters"]["CorsAllowedOrigins"]["Default"] == ""
     condition, api_cors, _ = props(sam, "HttpApi")["CorsConfiguration"]["Fn::If"]
     assert condition == "HasCors" and api_cors["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
@@ -174,7 +225,7 @@ def test_the_function_runs_the_handler_with_the_environment_the_service_reads(sa
     function = props(sam, "ImageFunction")
     module, _, attribute = function["Handler"].rpartition(".")
     source = (ROOT / "src" / (module.replace(".", "/") + ".py")).read_text()
-    assert re.search(rf"^\s*{attribute} = ", source, re.MULTILINE)
+    assert re.search(rf"^(\s*{attribute} = |def {attribute}\()", source, re.MULTILINE)
     runtime = function["Runtime"]
     assert runtime.startswith("python3.") and int(runtime.removeprefix("python3.")) >= 12
     assert function["Architectures"] == [{"Ref": "Architecture"}]

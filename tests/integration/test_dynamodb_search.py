@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from image_service.adapters.dynamodb_catalog import DynamoDBImageCatalog
 from image_service.adapters.dynamodb_search import MAX_EXPANSION
 from image_service.adapters.dynamodb_words import text_items, vocab_key
+from image_service.aws.table import BY_USER
 from image_service.domain.errors import BackendUnavailable
 from image_service.domain.models import Image, ImageQuery, Keyset, Visibility
 from image_service.domain.text import BOTH_FIELDS, MAX_INDEXED_WORDS, TextField, search, unindexed_words
@@ -283,13 +284,13 @@ def test_a_user_with_fewer_images_than_the_word_drives_the_search(catalog: Dynam
 
     catalog.table.client.meta.events.register("before-parameter-build.dynamodb.Query", seen)
     assert walk(catalog, q("common", user_id="few")) == [mine[0].image_id]
-    assert "by_user" in indexes and "by_text" not in indexes, "the user's 3 images, not the word's 7"
+    assert BY_USER[0] in indexes and "by_text" not in indexes, "the user's 3 images, not the word's 7"
     indexes.clear()
     assert walk(catalog, q("rare", user_id="many")) == []
     assert walk(catalog, q("word", user_id="many")) == [i.image_id for i in reversed(common[2:])] + [
         common[0].image_id
     ]
-    assert "by_text" in indexes and "by_user" not in indexes, "the word's 5 images, not the user's 5"
+    assert "by_text" in indexes and BY_USER[0] not in indexes, "the word's 5 images, not the user's 5"
 
 
 def test_concurrent_patches_leave_the_words_of_the_last_one(catalog: DynamoDBImageCatalog) -> None:

@@ -28,7 +28,7 @@ from settings_env import settings_variables
 from image_service.devtools.emulator import free_port
 
 COLD_START = """
-import json, sys
+import gc, json, sys
 
 network = []
 
@@ -42,15 +42,21 @@ import image_service.lambda_handler as lambda_handler
 def imaging():
     return sorted({m.partition(".")[0] for m in sys.modules} & {"pyvips", "_libvips", "PIL"})
 
+def boto3_loaded():
+    return sorted({m.partition(".")[0] for m in sys.modules} & {"boto3", "s3transfer"})
+
 at_import = list(network)
 imaging_at_import = imaging()
+gc_at_import = gc.isenabled()
 events = json.load(sys.stdin)
 results = []
 for event in events:
     before = len(network)
     result = lambda_handler.handler(event, None)
-    results.append({"result": result, "network": len(network) - before, "imaging": imaging()})
-print(json.dumps({"at_import": at_import, "imaging_at_import": imaging_at_import, "results": results}))
+    results.append({"result": result, "network": len(network) - before, "imaging": imaging(),
+                    "boto3": boto3_loaded(), "gc": gc.isenabled()})
+print(json.dumps({"at_import": at_import, "imaging_at_import": imaging_at_import, "results": results,
+                  "gc_at_import": gc_at_import}))
 """
 
 
@@ -60,6 +66,9 @@ class ColdStart:
     replies: list[tuple[Reply, int]]  # each event's reply, and the network calls it made
     imaging_at_import: list[str]  # the imaging libraries (pyvips, _libvips, PIL) the import loaded
     imaging: list[list[str]]  # ... and loaded by the end of each event
+    boto3: list[list[str]]  # boto3 and s3transfer, if loaded by the end of each event
+    gc_at_import: bool  # whether the cyclic garbage collector ran after the import
+    gc: list[bool]  # ... and after each event
 
 
 def run_cold(env: dict[str, str], events: list[dict[str, Any]]) -> ColdStart:
@@ -81,8 +90,16 @@ def run_cold(env: dict[str, str], events: list[dict[str, Any]]) -> ColdStart:
         (reply_from("v2" if "version" in event else "v1", event, r["result"]), r["network"])
         for event, r in zip(events, output["results"], strict=True)
     ]
-    imaging = [r["imaging"] for r in output["results"]]
-    return ColdStart(output["at_import"], replies, output["imaging_at_import"], imaging)
+    results = output["results"]
+    return ColdStart(
+        output["at_import"],
+        replies,
+        output["imaging_at_import"],
+        [r["imaging"] for r in results],
+        [r["boto3"] for r in results],
+        output["gc_at_import"],
+        [r["gc"] for r in results],
+    )
 
 
 def cold_start(
@@ -177,3 +194,18 @@ def test_plain_reads_load_no_imaging_library(stack: Stack) -> None:
     # The check can fail: the upload, which inspects the image, does load an imaging library.
     assert created.status == 201, created.text
     assert run.imaging[-1] != []
+
+
+def test_a_cold_read_makes_its_clients_with_botocore_alone_and_collects_after_it(stack: Stack) -> None:
+    """boto3 (and s3transfer, its S3 transfers) would add ~20 ms to a cold start and give the
+    adapters nothing: the clients are botocore's (aws/clients.py). The garbage collector is off
+    through the import and the first answer (lambda_handler.py), and on for every answer after."""
+    admin = [("x-api-key", stack.admin_key)]
+    image_id = upload(stack.client("v2", "admin"), png(8, 8), user_id="alice")["image_id"]
+    view = http_api_event(HttpRequest("GET", f"/images/{image_id}", headers=admin))
+    run = run_cold(function_env(stack.resources), [http_api_event(HttpRequest("GET", "/health")), view, view])
+    assert [reply.status for reply, _ in run.replies] == [200, 200, 200]
+    assert run.replies[1][0].json()["url"].startswith(stack.resources.emulators.s3_url)  # presigned
+    assert run.boto3 == [[], [], []]
+    assert run.gc_at_import is False
+    assert run.gc == [True, True, True]

@@ -21,7 +21,7 @@ from image_service.deploy.targets import Arch
 # The machine names Python reports, as Lambda names the architecture.
 LAMBDA_ARCHES: dict[str, Arch] = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 # Only in the server and the CLI: the artifact leaves them out (NOT_ON_LAMBDA).
-EXCLUDED_MODULES = ("uvicorn", "typer", "rich")
+EXCLUDED_MODULES = ("uvicorn", "typer", "rich", "httpx")
 
 # Run by the bare interpreter: `-I` keeps PYTHONPATH, the user's site-packages and the working
 # directory off sys.path, and the venv has no packages, so everything not in the standard library

@@ -27,7 +27,7 @@ def test_the_runtime_has_no_test_tool_and_no_second_starlette() -> None:
     runtime = names(project()["project"]["dependencies"])
     assert not runtime & TEST_TOOLS
     assert "starlette" not in runtime, "Starlette comes with FastAPI, in FastAPI's range"
-    assert "python-json-logger" in runtime
+    assert "orjson" in runtime, "the log lines and JSON uploads use orjson"
 
 
 def test_the_test_extra_reuses_the_other_extras() -> None:

@@ -71,6 +71,19 @@ def test_the_imaging_engine_is_in_both_artifacts_for_their_machine(
     assert not list(root.glob("pyvips/*.so")), "pyvips itself is pure Python: its wheel was built compiled"
 
 
+@pytest.mark.parametrize("artifact", ["arm64", "built"])
+def test_the_json_upload_parsers_are_in_both_artifacts_for_their_machine(
+    artifact: str, request: pytest.FixtureRequest
+) -> None:
+    """orjson and pybase64 (api/upload_parsing.py, aws/model_files.py) are compiled: each zip has
+    them for its own machine, or every JSON upload and every AWS client fails at import."""
+    built: Built = request.getfixturevalue(artifact)
+    machine = TARGETS[built.report.arch].elf_machine
+    for package in ("orjson", "pybase64"):
+        (binary,) = (built.task_root / package).glob("*.cpython-312-*.so")
+        assert elf_machine(binary) == machine, binary
+
+
 def test_the_check_refuses_a_bundled_library_for_another_machine(arm64: Built, tmp_path: Path) -> None:
     """A vendored library (``<package>.libs/``) carries no ABI tag, but its machine is checked all
     the same: libvips for x86_64 in an arm64 artifact is refused."""

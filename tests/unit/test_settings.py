@@ -95,3 +95,18 @@ def test_cors_origins_are_a_comma_separated_list(value: str, origins: tuple[str,
 def test_a_cors_origin_with_a_path_or_no_scheme_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="is not an origin"):
         Settings(IMAGE_SERVICE_CORS_ORIGINS=value)  # type: ignore[call-arg]
+
+
+def test_the_accel_redirect_prefix_is_a_location_on_the_local_backend(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("IMAGE_SERVICE_ACCEL_REDIRECT", "/_accel/")
+    assert Settings().accel_redirect == "/_accel/"
+    clean_env.setenv("IMAGE_SERVICE_ACCEL_REDIRECT", "")
+    assert Settings().accel_redirect is None
+    for bad in ("_accel", "/_accel", "/a b/", "/x?y/", "http://h/x/"):
+        clean_env.setenv("IMAGE_SERVICE_ACCEL_REDIRECT", bad)
+        with pytest.raises(ValueError, match="location prefix"):
+            Settings()
+    clean_env.setenv("IMAGE_SERVICE_ACCEL_REDIRECT", "/_accel/")
+    clean_env.setenv("IMAGE_SERVICE_BACKEND", "aws")
+    with pytest.raises(ValueError, match="local backend"):
+        Settings()

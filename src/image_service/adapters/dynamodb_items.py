@@ -16,6 +16,7 @@ from image_service.aws.table import (
     BY_TAG,
     BY_USER,
     BY_VISIBILITY,
+    LISTED,
     PK,
     SK,
     TTL_ATTRIBUTE,
@@ -123,7 +124,7 @@ def tag_of_partition(partition: str) -> str:
 
 
 def filter_attributes(image: Image) -> Item:
-    """What the indexes project, so a list can filter on them without reading the image."""
+    """What every index item carries, text items included, so a list can filter on it."""
     item: Item = {
         "image_id": S(image.image_id),
         "user_id": S(image.user_id),
@@ -136,13 +137,12 @@ def filter_attributes(image: Image) -> Item:
     return item
 
 
-def image_item(image: Image, version: int) -> Item:
-    shard = shard_of(image.image_id)
-    order = order_key(image.created_at, image.image_id)
+def list_attributes(image: Image) -> Item:
+    """Every field of the image a list answer shows except its counters, as ``image_from``
+    reads them: what the list indexes project (``aws.table.LISTED``) and each tag item carries,
+    so a list page is its Queries. The counters a list shows are the ``LISTED`` copy beside."""
     item: Item = {
-        **image_key(image.image_id),
         **filter_attributes(image),
-        "version": N(version),
         "name": S(image.name),
         "filename": S(image.filename),
         "content_type": S(image.content_type),
@@ -155,7 +155,55 @@ def image_item(image: Image, version: int) -> Item:
         "updated_at": S(format_time(image.updated_at)),
         "title": S(image.title),
         "description": S(image.description),
-        "access_count": N(image.access_count),
+    }
+    if image.orientation is not None:
+        item["orientation"] = N(image.orientation)
+    return item
+
+
+def exact_counters(image: Image) -> Item:
+    """The counters as the image item holds them: exact, moved by every counted access."""
+    item: Item = {"access_count": N(image.access_count)}
+    if image.last_accessed_at is not None:
+        item["last_accessed_at"] = S(format_time(image.last_accessed_at))
+    return item
+
+
+def listed_copy(counters: Item, copied_at: datetime | None = None) -> Item:
+    """The ``LISTED`` attribute: a copy of the exact ``counters`` (an image item's attributes)
+    that lists show, refreshed at most once a minute (``DynamoDBImageCatalog``), so a counted
+    access does not rewrite every index entry and tag item of the image. One map, not three
+    attributes: the projections' attribute names are limited (``aws.table``). ``copied_at``:
+    when it was refreshed; none on upload, so the first counted access refreshes it."""
+    copy: Item = {"count": counters["access_count"]}
+    if "last_accessed_at" in counters:
+        copy["at"] = counters["last_accessed_at"]
+    if copied_at is not None:
+        copy["copied_at"] = S(format_time(copied_at))
+    return {"M": copy}
+
+
+def listed_copied_at(item: Item) -> datetime | None:
+    """When the item's list copy was refreshed (None: never, or no copy)."""
+    copied = item.get(LISTED, {"M": {}})["M"].get("copied_at")
+    return parse_time(copied["S"]) if copied else None
+
+
+def is_whole(item: Item) -> bool:
+    """Whether an index item carries the whole image (image and tag items do; text items, and
+    tag items written before tag items were whole, carry only the filter fields)."""
+    return "s3_key" in item
+
+
+def image_item(image: Image, version: int) -> Item:
+    shard = shard_of(image.image_id)
+    order = order_key(image.created_at, image.image_id)
+    item: Item = {
+        **image_key(image.image_id),
+        **list_attributes(image),
+        **exact_counters(image),
+        LISTED: listed_copy(exact_counters(image)),
+        "version": N(version),
         BY_USER[1]: S(user_partition(image.user_id, image.visibility)),
         BY_USER[2]: S(order),
         BY_VISIBILITY[1]: S(visibility_partition(image.visibility, shard)),
@@ -164,19 +212,43 @@ def image_item(image: Image, version: int) -> Item:
     if image.category is not None:
         item[BY_CATEGORY[1]] = S(category_partition(image.category, shard))
         item[BY_CATEGORY[2]] = S(order)
-    if image.orientation is not None:
-        item["orientation"] = N(image.orientation)
-    if image.last_accessed_at is not None:
-        item["last_accessed_at"] = S(format_time(image.last_accessed_at))
     return item
 
 
-def tag_item(image: Image, tag: str) -> Item:
+def tag_item(image: Image, tag: str, listed: Item | None = None) -> Item:
+    """A whole tag item: the image's list attributes and ``listed``, the image item's list copy
+    of its counters (by default one equal to the image's counters, as an upload writes)."""
     return {
         **tag_key(image.image_id, tag),
-        **filter_attributes(image),
+        **list_attributes(image),
+        LISTED: listed if listed is not None else listed_copy(exact_counters(image)),
         BY_TAG[1]: S(tag_partition(tag, shard_of(image.image_id))),
         BY_TAG[2]: S(order_key(image.created_at, image.image_id)),
+    }
+
+
+def moves_forward(listed: Item) -> dict[str, Any]:
+    """The condition (with its names and values) that a write of the list copy ``listed`` only
+    moves an item's copy forward: of two copies racing, the larger count stays."""
+    return {
+        "ConditionExpression": "(attribute_not_exists(#listed) OR #listed.#count < :count)",
+        "ExpressionAttributeNames": {"#listed": LISTED, "#count": "count"},
+        "ExpressionAttributeValues": {":count": listed["M"]["count"]},
+    }
+
+
+def tag_counters_update(image_id: str, tag: str, listed: Item) -> dict[str, Any]:
+    """The UpdateItem arguments (without the table) that copy the image item's list copy
+    ``listed`` onto one of its whole tag items. Only forward (``moves_forward``), so the copies
+    converge on the image's; never onto a tag item that is gone (a PATCH dropped the tag, or the
+    image was deleted)."""
+    forward = moves_forward(listed)
+    return {
+        "Key": tag_key(image_id, tag),
+        "UpdateExpression": "SET #listed = :listed",
+        "ConditionExpression": f"attribute_exists(s3_key) AND {forward['ConditionExpression']}",
+        "ExpressionAttributeNames": forward["ExpressionAttributeNames"],
+        "ExpressionAttributeValues": {**forward["ExpressionAttributeValues"], ":listed": listed},
     }
 
 
@@ -185,6 +257,24 @@ def name_item(name: str, image_id: str) -> Item:
 
 
 def image_from(item: Item) -> Image:
+    """The image as its image item holds it: the exact counters."""
+    return _image_from(item, item)
+
+
+def listed_image_from(item: Item) -> Image:
+    """The image as a list row (a list index's projection, or a tag item) holds it: with the
+    counters of its list copy, up to ``LIST_COUNT_REFRESH`` behind the image item's. A row
+    written before the copies existed shows the counters it carries, if any."""
+    listed = item.get(LISTED)
+    if listed is None:
+        return _image_from(item, item if "access_count" in item else {"access_count": N(0)})
+    copy = listed["M"]
+    return _image_from(
+        item, {"access_count": copy["count"], **({"last_accessed_at": copy["at"]} if "at" in copy else {})}
+    )
+
+
+def _image_from(item: Item, counters: Item) -> Image:
     return Image(
         image_id=item["image_id"]["S"],
         user_id=item["user_id"]["S"],
@@ -205,8 +295,10 @@ def image_from(item: Item) -> Image:
         category=item["category"]["S"] if "category" in item else None,
         visibility=Visibility(item["visibility"]["S"]),
         orientation=int(item["orientation"]["N"]) if "orientation" in item else None,
-        access_count=int(item["access_count"]["N"]),
-        last_accessed_at=parse_time(item["last_accessed_at"]["S"]) if "last_accessed_at" in item else None,
+        access_count=int(counters["access_count"]["N"]),
+        last_accessed_at=parse_time(counters["last_accessed_at"]["S"])
+        if "last_accessed_at" in counters
+        else None,
     )
 
 

@@ -8,9 +8,11 @@ FilterExpression; the merge keeps querying until the page (plus one look-ahead i
 ``has_more`` without ever promising a page that turns out empty) is full or every stream is
 exhausted.
 
-Reads are sized to keep read amplification low: the first Query of each stream asks for its
-share of the page, later ones for what is still missing, scaled by how selective its filter has
-been so far.
+The rows are the page's images (the list indexes project them whole, tag items are whole
+copies); only text rows are not. Reads are sized to keep requests and read units low: the first
+Query of each stream asks for its share of the page, a stream that runs dry for the rest of the
+page, scaled by how selective its filter has been so far; a resumed page reads each stream for
+as many rows as the keys carried in the cursor say it gives (``Merger``).
 
 Text search (``dynamodb_search``) drives from ``by_text`` partitions. Those streams need not be
 disjoint (a prefix merges the partitions of several words, and an image may hold two of them):
@@ -65,9 +67,30 @@ class Stream:
     exhausted: bool = False
     scanned: int = 0
     matched: int = 0
+    # From the previous page's cursor: the sort keys of the rows this stream had read past that
+    # page, newest first. They are not rows (a cursor cannot hold whole images): the stream is
+    # read again, from the page's start, only when the merge reaches the first of them.
+    carried: list[str] = field(default_factory=list)
+    hint: int = 0  # how many rows the carried keys say this page takes from the stream
 
     def head(self) -> str:
-        return str(self.buffer[0][self.index[2]]["S"])
+        """The newest sort key not yet taken: of a row read, else of a carried key."""
+        if self.buffer:
+            return str(self.buffer[0][self.index[2]]["S"])
+        return self.carried[0]
+
+    def head_or_none(self) -> str | None:
+        return self.head() if self.buffer or self.carried else None
+
+    def drop_head(self) -> None:
+        if self.buffer:
+            self.buffer.popleft()
+        else:
+            self.carried.pop(0)
+
+    def pending(self) -> bool:
+        """Whether rows may be left: read, carried, or not read yet."""
+        return bool(self.buffer or self.carried or not self.exhausted)
 
     def selectivity(self) -> float:
         """Share of scanned items that passed the filter so far (1.0 before any read)."""
@@ -173,9 +196,12 @@ def sort_range(query: ImageQuery, after: Keyset | None) -> tuple[str | None, str
 class Merger:
     """Reads the merged, newest-first index items of a plan, a few at a time.
 
-    A merger can be resumed: ``resume_state`` says, per stream, the items already read but not
+    A merger can be resumed: ``resume_state`` says, per stream, the rows already read but not
     returned (only their sort keys) and where its Query stopped; ``resume`` applies such a note.
-    A page that carries it in its cursor makes the next page read nothing twice.
+    The rows themselves are not in the note (a cursor cannot hold whole images): a resumed
+    stream is read again from the keyset, but only when the merge reaches its carried keys, and
+    then for as many rows as the carried keys say the page takes from it. So a stream whose
+    next rows come after the page is not read at all, and the others are read once.
     """
 
     def __init__(
@@ -195,6 +221,8 @@ class Merger:
         # The sort key last taken: a repeat of it (the same image in another stream) is dropped.
         self._last: str | None = high if skip_high else None
         self._taken: list[tuple[Stream, Item, str | None]] = []  # by the last take, for put_back
+        self._shortfall = 0  # rows of the page the carried keys do not cover
+        self._sized = False
 
     def take(self, count: int) -> list[Item]:
         """Up to ``count`` more items in order (fewer only when every stream is exhausted)."""
@@ -216,24 +244,75 @@ class Merger:
         del self._taken[len(self._taken) - count :]
 
     def peek(self) -> bool:
-        """Whether one more item exists (reading it if needed, but not taking it)."""
-        return self._ready(1)
+        """Whether one more item exists (reading it if needed, but not taking it). A carried key
+        will do: its row matched the filter when it was read."""
+        return self._ready(1, carried_will_do=True)
 
-    def _ready(self, wanted: int) -> bool:
-        """Read until every unexhausted stream has a head; False if no stream has one."""
+    def _ready(self, wanted: int, carried_will_do: bool = False) -> bool:
+        """Read until the newest head of all streams is a row read and every stream not
+        exhausted has a head (a row, or a carried key); False if no stream has one."""
         while True:
             for stream in self.plan.streams:
-                if stream.buffer and stream.head() == self._last:
-                    stream.buffer.popleft()
-            active = [s for s in self.plan.streams if s.buffer or not s.exhausted]
+                if stream.head_or_none() == self._last and self._last is not None:
+                    stream.drop_head()
+            active = [s for s in self.plan.streams if s.pending()]
             if not active:
                 return False
-            empty = [s for s in active if not s.buffer]
-            if not empty:
+            self._size_carried(active)
+            empty = [s for s in active if not s.buffer and not s.carried]
+            best = max((s for s in active if s.buffer or s.carried), key=Stream.head, default=None)
+            reached = best is not None and not best.buffer and not carried_will_do
+            if not empty and not reached:
                 return True
-            share = max(MIN_READ, math.ceil(max(wanted, self.expected) / len(active)))
+            split = max(MIN_READ, math.ceil(max(wanted, self.expected) / len(active)))
+            # A list stream that ran dry may well give the rest of the page and its look-ahead:
+            # its rows are whole images, so a Query too few costs a request and a round trip.
+            # Text rows are small and their page reads its images anyway: they keep to their share.
+            rest = split if self.expected else max(MIN_READ, math.ceil((wanted + 1) / max(1, len(empty))))
             self.expected = 0  # only the first reads are sized for the whole page
-            self._fill([(s, min(MAX_CHUNK, math.ceil(share / s.selectivity()))) for s in empty])
+            reads = [
+                (s, min(MAX_CHUNK, math.ceil((split if s.index is BY_TEXT else rest) / s.selectivity())))
+                for s in empty
+            ]
+            if reached:
+                # The merge has reached carried keys: read their stream again from the keyset,
+                # with every other carried stream that this page takes rows from.
+                reads += [
+                    (s, self._carried_limit(s))
+                    for s in active
+                    if s.carried and not s.buffer and (s is best or s.hint)
+                ]
+            for stream, _ in reads:
+                if stream.carried:
+                    stream.carried, stream.start_key, stream.exhausted = [], None, False
+            self._fill(reads)
+
+    def _size_carried(self, active: list[Stream]) -> None:
+        """Before the first reads of a resumed page: how many of the ``expected`` rows each
+        stream gives, as the merge of the carried keys says. An exhausted stream's keys count
+        only where no row left uncarried by an open stream can come before them (past an open
+        stream's last carried key, or anywhere in one with none): read again early, such a
+        stream may well have been read for nothing, while when the merge reaches it the read
+        is needed anyway. An open stream's rows are read in any case, so its hint stands."""
+        if self._sized or not self.expected or not any(s.carried for s in active):
+            return
+        self._sized = True
+        open_ends = [s for s in active if not s.exhausted]
+        bound = max((s.carried[-1] if s.carried else "\uffff" for s in open_ends), default="")
+        keys = sorted(((key, i) for i, s in enumerate(active) for key in s.carried), reverse=True)
+        for key, i in keys[: self.expected]:
+            if not active[i].exhausted or key >= bound:
+                active[i].hint += 1
+        self._shortfall = max(0, self.expected - len(keys))
+
+    def _carried_limit(self, stream: Stream) -> int:
+        """The Limit of a carried stream's Query: its rows on this page; if its carried keys run
+        out within the page and more may follow them, also the rows that no carried key covers."""
+        limit = max(1, stream.hint)
+        if stream.hint >= len(stream.carried):
+            # Any of them may give the rest: a row too many costs bytes, a Query too few a request.
+            limit += max(MIN_READ, self._shortfall) if not stream.exhausted else 1
+        return min(MAX_CHUNK, limit)
 
     def _fill(self, requests: list[tuple[Stream, int]]) -> None:
         if len(requests) == 1 or self._pool is None:
@@ -292,7 +371,8 @@ class Merger:
         for stream in self.plan.streams:
             sk_attr = stream.index[2]
             position = stream.start_key[sk_attr]["S"] if stream.start_key else ""
-            state.append([int(stream.exhausted), position, [item[sk_attr]["S"] for item in stream.buffer]])
+            ahead = [item[sk_attr]["S"] for item in stream.buffer] + stream.carried
+            state.append([int(stream.exhausted), position, ahead])
         return json.dumps([self._streams_id(), state], separators=(",", ":"))
 
     def _streams_id(self) -> int:
@@ -313,7 +393,12 @@ class Merger:
         for stream, (exhausted, position, ahead) in zip(self.plan.streams, parsed, strict=True):
             _, pk_attr, sk_attr = stream.index
             stream.exhausted = exhausted
-            stream.buffer.extend(_row(sk_attr, sk) for sk in ahead)
+            if stream.index is BY_TEXT:
+                # Text rows are not images (the page reads its images by key in any case), so a
+                # carried key is as good as its row: merged as it is, never read again.
+                stream.buffer.extend(_row(sk_attr, sk) for sk in ahead)
+            else:
+                stream.carried = ahead
             if position:
                 stream.start_key = {
                     pk_attr: S(stream.partition),
@@ -323,7 +408,7 @@ class Merger:
 
 
 def _row(sk_attr: str, sk: str) -> Item:
-    """An index item rebuilt from its sort key: enough to merge it and fetch its image."""
+    """A text row rebuilt from its sort key: enough to merge it and read its image."""
     created_at, image_id = order_key_parts(sk)
     return {sk_attr: S(sk), "image_id": S(image_id), "created_at": S(created_at)}
 

@@ -22,6 +22,7 @@ from image_service.domain.models import (
     PendingUpload,
     StoredBlob,
 )
+from image_service.ports import Accesses
 
 
 class InMemoryBlobStore:
@@ -144,6 +145,18 @@ class InMemoryImageCatalog:
             updated = dataclasses.replace(image, access_count=image.access_count + 1, last_accessed_at=at)
             self.images[image_id] = updated
             return updated
+
+    def record_accesses(self, accesses: Accesses) -> dict[str, tuple[int, datetime]]:
+        with self._lock:
+            for image_id, (count, at) in accesses.items():
+                image = self.images.get(image_id)
+                if image is None:
+                    continue  # deleted since it was counted
+                latest = at if image.last_accessed_at is None else max(image.last_accessed_at, at)
+                self.images[image_id] = dataclasses.replace(
+                    image, access_count=image.access_count + count, last_accessed_at=latest
+                )
+        return {}
 
     def ping(self) -> None:
         return None

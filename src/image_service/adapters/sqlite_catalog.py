@@ -4,7 +4,7 @@ The connection pool, WAL and transactions live in ``sqlite_db``; the schema in `
 the list query (which index drives, keyset bounds, "public or mine") in ``sqlite_listing``; the
 rows in ``sqlite_rows``. Metadata writes commit with ``synchronous=FULL`` (the blob was already
 fsynced, so the row must survive a power cut too); access counts with ``durable=False`` (cheap
-enough for every GET).
+enough for every GET, and grouped into one commit per batch by ``record_accesses``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,13 @@ from image_service.adapters.sqlite_schema import COLUMNS
 from image_service.adapters.sqlite_search import index_image, reindex_text, unindex_image
 from image_service.domain.errors import NotFound
 from image_service.domain.models import Image, ImageQuery, Keyset, Page, format_time
+from image_service.ports import Accesses
 
 ACCESS_COLUMNS = ("access_count", "last_accessed_at")
+# The reads of every GET, made once: the same text each time is what finds sqlite3's cached
+# prepared statement without building the string first.
+BY_ID = f"SELECT {SELECT_COLUMNS} FROM images i WHERE i.image_id = ?"
+BY_NAME = f"SELECT {SELECT_COLUMNS} FROM images i WHERE i.name = ?"
 
 
 class SqliteImageCatalog:
@@ -42,14 +47,14 @@ class SqliteImageCatalog:
             index_image(conn, image)
 
     def get(self, image_id: str) -> Image:
-        return self._one("i.image_id = ?", image_id)
+        return self._one(BY_ID, image_id)
 
     def get_by_name(self, name: str) -> Image:
-        return self._one("i.name = ?", name)
+        return self._one(BY_NAME, name)
 
-    def _one(self, where: str, value: str) -> Image:
+    def _one(self, sql: str, value: str) -> Image:
         with self._db.read() as conn:
-            row = conn.execute(f"SELECT {SELECT_COLUMNS} FROM images i WHERE {where}", (value,)).fetchone()
+            row = conn.execute(sql, (value,)).fetchone()
         if row is None:
             raise NotFound("image not found")
         return image_from_row(row)
@@ -92,6 +97,18 @@ class SqliteImageCatalog:
         if row is None:
             raise NotFound("image not found")
         return image_from_row(row)
+
+    def record_accesses(self, accesses: Accesses) -> dict[str, tuple[int, datetime]]:
+        # One transaction, one commit for the whole batch: what makes grouped counts cheap. Times
+        # are fixed-width UTC strings, so max() on them is max() on the times; an image deleted
+        # since its accesses were counted matches no row.
+        with self._db.write(durable=False) as conn:
+            conn.executemany(
+                "UPDATE images SET access_count = access_count + ?, "
+                "last_accessed_at = max(coalesce(last_accessed_at, ''), ?) WHERE image_id = ?",
+                [(count, format_time(at), image_id) for image_id, (count, at) in accesses.items()],
+            )
+        return {}
 
     def ping(self) -> None:
         with self._db.read() as conn:

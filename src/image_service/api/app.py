@@ -13,9 +13,10 @@ from image_service import __version__
 from image_service.api import cors, errors, openapi
 from image_service.api.body_limit import BodyLimitMiddleware
 from image_service.api.deps import AuthMode
+from image_service.api.fast_content import FastContentMiddleware
 from image_service.api.request_log import RequestLogMiddleware
 from image_service.api.responses import JsonResponse
-from image_service.api.routes import content, direct_uploads, docs, images, service
+from image_service.api.routes import content, direct_uploads, docs, gallery, images, service
 from image_service.api.upload_parsing import body_limit
 from image_service.services.context import Context
 
@@ -50,7 +51,14 @@ def create_app(
     app.state.inline_io = inline_io
     errors.install(app)
 
-    documented = (service.router, docs.router, direct_uploads.router, images.router, content.router)
+    documented = (
+        service.router,
+        docs.router,
+        gallery.router,
+        direct_uploads.router,
+        images.router,
+        content.router,
+    )
     # Older clients of similar services: same handlers, hidden from the OpenAPI document.
     hidden = [(r, "/api/v1") for r in (direct_uploads.router, images.router, content.router)]
     hidden.append((_aliases(), ""))
@@ -83,6 +91,9 @@ def create_app(
     # Inside the request log (preflights are logged and get an X-Request-ID), outside the body
     # limit (a browser can read its 413).
     cors.add_cors(app, cors_origins)
+    # The content routes' GET and HEAD without FastAPI's per-request work (api/fast_content.py),
+    # inside the request log, which logs them like any request.
+    app.add_middleware(FastContentMiddleware, cors=bool(cors_origins))
     app.add_middleware(RequestLogMiddleware)
     openapi.install(app, auth=auth, base_path=base_path)
     return app

@@ -34,7 +34,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -144,6 +144,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         at_bound = len(self.connections) >= self.limits.max_connections
         super().connection_made(transport)
+        # Every write of the connection goes through it, the protocol's and the responses', so
+        # their order is kept.
+        self.transport = cast(asyncio.Transport, CoalescingTransport(transport, self.loop))
         if at_bound:
             victim = self.gate.victim()
             self._warn_at_bound(evicting=victim is not None)
@@ -246,3 +249,68 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if evicting
             else "all wait for their answers, so new connections are closed",
         )
+
+
+# Writes smaller than this wait for the rest of the response (see CoalescingTransport).
+COALESCE_BELOW = 16 * 1024
+
+
+class CoalescingTransport:
+    """The connection's transport, with a response's head and body sent in one system call.
+
+    uvicorn writes the status line and headers as soon as the app starts its response, then the
+    body: two sends, and on loopback each send does the receiver's TCP work too. Measured under
+    the serving benchmark, the head's send alone was 27 % of the process's time. Here a small write
+    waits until the next write (sent together, ``writelines``: one writev on uvloop) or the end of
+    the current turn of the event loop (``call_soon``), whichever comes first, so it never waits
+    for the app's next await. Every other method sends what waits first, so nothing overtakes it.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        if self._pending_size + len(data) < COALESCE_BELOW:
+            if not self._pending:
+                self._loop.call_soon(self.flush)
+            self._pending.append(bytes(data))
+            self._pending_size += len(data)
+            return
+        if self._pending:
+            pending, self._pending, self._pending_size = self._pending, [], 0
+            self._transport.writelines([*pending, data])
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            pending, self._pending, self._pending_size = self._pending, [], 0
+            if not self._transport.is_closing():
+                self._transport.writelines(pending)
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def get_write_buffer_size(self) -> int:
+        self.flush()
+        return self._transport.get_write_buffer_size()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending, self._pending_size = [], 0
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        # is_closing, get_extra_info, pause_reading, set_protocol...: the transport's own, once
+        # what waits is sent.
+        self.flush()
+        return getattr(self._transport, name)

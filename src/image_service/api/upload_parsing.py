@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
-import json
 import re
 from typing import Any, TypeVar
 
+import orjson
+import pybase64
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -37,9 +37,10 @@ async def drafts_from_request(request: Request, max_bytes: int) -> tuple[list[Up
     if multipart:
         return await _from_form(request, max_bytes)
     if content_type in ("application/json", ""):
-        # Parsing and decoding a megabyte of base64 takes milliseconds: keep it off the event loop.
+        # Parsing and decoding take ~0.5 ms a megabyte (orjson, pybase64), a few ms for the largest
+        # bodies: off the event loop, which other requests share.
         body = await read_capped(request, limit)
-        return await run_in_threadpool(_from_json, body, max_bytes), False
+        return await run_in_threadpool(drafts_from_json, body, max_bytes), False
     raise UnsupportedMediaType("send application/json with base64 image_data, or multipart/form-data")
 
 
@@ -62,13 +63,15 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _from_json(body: bytes, max_bytes: int) -> list[UploadDraft]:
+def drafts_from_json(body: bytes, max_bytes: int) -> list[UploadDraft]:
+    """The one draft of a JSON upload body (``image_data`` in base64, or ``image_file``)."""
+    # orjson parses the megabyte-long image_data string twice as fast as json.loads and refuses
+    # what RFC 8259 refuses (UTF-16 bodies, NaN, lone surrogates); its nesting limit (1024) raises
+    # JSONDecodeError, a ValueError, where json.loads would raise RecursionError.
     try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError:
         raise InvalidInput("body is not valid JSON") from None
-    except RecursionError:  # nesting deeper than the interpreter's stack: never an upload
-        raise InvalidInput("body is nested too deeply") from None
     if not isinstance(raw, dict):
         raise InvalidInput("body must be a JSON object")
     if "image_data" not in raw and "image_file" in raw:
@@ -106,7 +109,11 @@ def decode_base64(text: str, max_bytes: int) -> bytes:
     if len(text) * 3 // 4 > max_bytes + 3:
         raise PayloadTooLarge(f"image is larger than {max_bytes} bytes")
     try:
-        data = base64.b64decode(text, validate=True)
+        # pybase64 (SIMD) decodes a megabyte in ~0.05 ms where base64.b64decode takes ~3.5 ms (its
+        # validate=True runs a regular expression over the text, then a byte-at-a-time decoder).
+        # As strict: a character outside the alphabet or bad padding is an error; stricter only in
+        # refusing "=" after a complete 4-character group (RFC 4648 padding), which no encoder makes.
+        data = pybase64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput("image_data is not valid base64") from None
     if not data:

@@ -4,6 +4,11 @@ Nothing here touches the network at import: Lambda's cold start pays only for wh
 uses. Endpoints follow boto3's own rules (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``,
 ``AWS_ENDPOINT_URL_DYNAMODB``), plus ``USE_LOCALSTACK=1`` as a shorthand, and so does the
 region unless one is given: ``AWS_DEFAULT_REGION``, then the profile's config file.
+
+The clients are botocore's, made by one botocore session, which is what ``boto3.client`` returns
+too: boto3 adds only S3's managed transfers (``upload_fileobj`` and friends, through s3transfer),
+which the adapters never call, and importing it costs a cold start ~20 ms. Credentials, region,
+endpoints and retries are resolved by botocore in both cases.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ class AwsClients:
     @property
     def region(self) -> str:
         """The region every client uses: the configured one, else the one botocore resolves."""
-        return self._boto_session().region_name or FALLBACK_REGION
+        region: str | None = self._botocore_session().get_config_variable("region")
+        return region or FALLBACK_REGION
 
     @property
     def s3(self) -> S3Client:
@@ -90,16 +96,32 @@ class AwsClients:
             max_pool_connections=self.config.max_pool_connections,
             **extra,
         )
-        return self._boto_session().client(service, endpoint_url=endpoint, config=config)
+        return self._botocore_session().create_client(service, endpoint_url=endpoint, config=config)
 
-    def _boto_session(self) -> Any:
-        import boto3
-
+    def _botocore_session(self) -> Any:
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    # One session for every client: it loads botocore's endpoint and service data
-                    # once (a second session costs ~100 ms more on a cold start). region_name=None
-                    # lets botocore resolve the region as every AWS tool does.
-                    self._session = boto3.session.Session(region_name=self.config.region)
+                    self._session = new_session(self.config.region)
         return self._session
+
+
+def new_session(region: str | None) -> Any:
+    """One botocore session for every client: it loads the endpoint and partition data once (a
+    second session costs a cold start ~100 ms more), and its loader reads the model files with
+    orjson (aws/model_files.py). With ``region`` None, botocore resolves the region as every AWS
+    tool does (AWS_DEFAULT_REGION, then the profile's config file)."""
+    from botocore.loaders import create_loader
+    from botocore.session import Session
+
+    from image_service.aws.model_files import OrjsonFileLoader
+
+    session = Session()
+    if region is not None:
+        session.set_config_variable("region", region)
+    # What botocore's own "data_loader" component is (AWS_DATA_PATH and the default folders),
+    # but with the faster file loader; registered before any client makes botocore build its own.
+    loader = create_loader(session.get_config_variable("data_path"))
+    loader.file_loader = OrjsonFileLoader()
+    session.register_component("data_loader", loader)
+    return session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,8 +14,13 @@ from image_service.cli.emulate import emulators
 from image_service.cli.errors import fail
 from image_service.cli.options import Backend, DataDir, settings_for
 from image_service.domain.models import utcnow
+from image_service.ports import BlobInventory
 from image_service.services.direct_uploads import sweep_expired
 from image_service.services.keys import ensure_admin_key
+from image_service.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("image_service.cli")
 
@@ -82,7 +87,7 @@ def _serve(
         "http": http_protocol(limits),
     }
     if workers == 1:
-        uvicorn.run(build_app(settings, ctx=ctx), **options)  # type: ignore[arg-type]
+        uvicorn.run(with_accel(build_app(settings, ctx=ctx), settings), **options)  # type: ignore[arg-type]
         return
     # Workers are separate processes that rebuild the app from the environment.
     os.environ.update(
@@ -90,4 +95,24 @@ def _serve(
         IMAGE_SERVICE_BACKEND=settings.backend,
         IMAGE_SERVICE_AUTH=settings.auth,
     )
-    uvicorn.run("image_service.bootstrap:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    uvicorn.run("image_service.cli.serve:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+
+
+def with_accel(app: FastAPI, settings: Settings) -> FastAPI:
+    """With IMAGE_SERVICE_ACCEL_REDIRECT, the content routes hand the bytes to nginx (api/accel.py):
+    the location of an object is its path under the data dir's blobs/, where nginx's internal
+    location points."""
+    from image_service.api.accel import AccelRedirect
+
+    if settings.accel_redirect:
+        blobs = app.state.context.blobs
+        if not isinstance(blobs, BlobInventory):
+            fail("IMAGE_SERVICE_ACCEL_REDIRECT needs a blob store of files (the local backend)")
+        app.state.accel = AccelRedirect(settings.accel_redirect, blobs.ref)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process of a multi-worker server (uvicorn's factory)."""
+    settings = Settings()
+    return with_accel(build_app(settings), settings)

@@ -40,7 +40,7 @@ from image_service.deploy.targets import TARGETS, Arch, PlatformMismatch, Target
 # The server (uvicorn) and the CLI (typer, rich): only `image-service serve` and the commands import
 # them. Nothing on the Lambda path (lambda_handler, lambda_app, api, bootstrap, services, adapters,
 # aws) does, and tests/package runs the artifact without them.
-NOT_ON_LAMBDA = frozenset({"uvicorn", "typer", "rich"})
+NOT_ON_LAMBDA = frozenset({"uvicorn", "typer", "rich", "httpx"})
 
 # The services AwsClients makes clients for; botocore's and boto3's models of the other ~400 are
 # most of the artifact and never read. No STS: Lambda gives the function its role's credentials in

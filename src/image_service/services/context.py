@@ -10,6 +10,7 @@ from datetime import datetime
 from image_service.domain.models import utcnow
 from image_service.domain.signing import Signer
 from image_service.ports import BlobStore, IdempotencyStore, ImageCatalog, KeyStore, PendingUploads, UrlSigner
+from image_service.services.access_counts import GroupedAccessCounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +58,12 @@ class Context:
     # Names an image may not take because a route of the service answers ``/<name>`` (filled in
     # by the app from its routes, so a route added later reserves its name too).
     reserved_names: frozenset[str] = frozenset()
+    # A server process groups access counts into batches (services.access_counts); None writes
+    # each access as it happens (Lambda, the CLI, tests on fakes).
+    access_counts: GroupedAccessCounts | None = None
+
+    def settle_accesses(self) -> None:
+        """Before a metadata read: write this process's pending access counts, so that the read
+        shows every access it acknowledged (free when nothing is pending)."""
+        if self.access_counts is not None:
+            self.access_counts.settle()

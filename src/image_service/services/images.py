@@ -46,6 +46,9 @@ class ContentGrant:
 
 
 def visible_image(ctx: Context, caller: Caller, image_id: str) -> Image:
+    """The image's metadata as the caller may see it (view, PATCH, delete): with every access
+    this process counted, so the counts in the answer are never behind."""
+    ctx.settle_accesses()
     image = ctx.catalog.get(image_id)
     if not can_see(caller, image):
         raise NotFound("image not found")
@@ -112,15 +115,22 @@ def open_content(
 
 def read_content(
     ctx: Context, image: Image, start: int | None = None, end: int | None = None
-) -> tuple[bytes, Image]:
-    """The bytes (or an inclusive range), counting one access once they were read."""
+) -> tuple[bytes, None]:
+    """The bytes (or an inclusive range), counting one access once they were read. (The second
+    value is kept for the callers that unpack a pair; the count is not read back.)"""
     data = ctx.blobs.get(image.blob_key, start, end)
-    return data, count_access(ctx, image)
+    count_access(ctx, image)
+    return data, None
 
 
-def count_access(ctx: Context, image: Image) -> Image:
-    """One access of the image: a GET of its bytes or of a rendition, or a redirect to either."""
-    return ctx.catalog.record_access(image.image_id, ctx.now())
+def count_access(ctx: Context, image: Image) -> None:
+    """One access of the image: a GET of its bytes or of a rendition, or a redirect to either.
+    In a server process it joins the next batch (services.access_counts); elsewhere (Lambda,
+    which may not work after its answer) it is written at once."""
+    if ctx.access_counts is not None:
+        ctx.access_counts.add(image.image_id, ctx.now())
+    else:
+        ctx.catalog.record_access(image.image_id, ctx.now())
 
 
 REDIRECT_EXPIRY = 300  # a redirect is followed at once; a short-lived URL is enough

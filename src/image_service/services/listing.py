@@ -110,6 +110,7 @@ def list_images(
     query = query_for(caller, filters)
     if query is None:
         return ListResult(Page(), None)
+    ctx.settle_accesses()  # the page's counts include this process's pending accesses
     page = ctx.catalog.find(query, limit, after)
     return ListResult(page, encode_cursor(ctx.signer, filters, page.next) if page.next else None)
 

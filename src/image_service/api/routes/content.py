@@ -18,15 +18,17 @@ import functools
 import os
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 
+from image_service.api.accel import NGINX_JUDGED, offload
 from image_service.api.deps import CallerDep, ContextDep, ImageIdPath, run_io
 from image_service.api.errors import error_response
 from image_service.api.openapi import BACKEND_ERRORS, error_responses
@@ -139,16 +141,31 @@ async def content_by_id(
 ) -> Response:
     """The bytes. With `expires` and `signature` (a signed URL) no credentials are needed. With
     `w`, `h`, `fit`, `format` or `quality`, a rendition: resized, re-encoded, made once."""
+    return await answer_by_id(request, ctx, caller, image_id, download, expires, signature)
+
+
+async def answer_by_id(
+    request: Request,
+    ctx: Context,
+    caller: Caller,
+    image_id: str,
+    download: bool,
+    expires: int | None,
+    signature: str | None,
+    *,
+    render: bool = True,
+) -> Response:
+    """The answer of ``GET /images/{image_id}/content``, for the route and for the fast path
+    (api/fast_content.py). Without ``render``, a rendition not stored yet raises NotMadeYet."""
     grant = None
     if signature is not None or expires is not None:
         if signature is None or expires is None:
             raise InvalidInput("a signed URL needs both expires and signature")
         grant = ContentGrant(expires=expires, download=download, signature=signature)
-    if wants_rendition(request.query_params):
+    if request.scope.get("query_string") and wants_rendition(request.query_params):
         wanted = parse_request(request.query_params, ctx.limits.rendition_sizes)
-        return await answer_rendition(
-            request, _rendition_by_id, request, ctx, caller, image_id, grant, download, wanted
-        )
+        args = (request, ctx, caller, image_id, grant, download, wanted)
+        return await answer_rendition(request, _rendition_by_id, *args, render=render)
     return await run_io(request, _content_by_id, request, ctx, caller, image_id, grant, download)
 
 
@@ -198,13 +215,17 @@ def _render_limiter() -> anyio.CapacityLimiter:
     return limiter
 
 
-async def answer_rendition(request: Request, work: Callable[..., Response], *args: Any) -> Response:
+async def answer_rendition(
+    request: Request, work: Callable[..., Response], *args: Any, render: bool = True
+) -> Response:
     """A stored rendition is served the original's way (``run_io``: inline on local storage);
     only a first request, which renders (CPU for milliseconds) and may wait on the per-key lock
     that makes concurrent first requests render once, goes to a thread of its own pool."""
     try:
         return await run_io(request, work, *args, False)
     except NotMadeYet:
+        if not render:
+            raise
         return await anyio.to_thread.run_sync(functools.partial(work, *args, True), limiter=_render_limiter())
 
 
@@ -235,13 +256,19 @@ async def content_by_name(
     request: Request, name: str, ctx: ContextDep, caller: CallerDep, download: Download = False
 ) -> Response:
     """Serve by unique name, as in `/cat42.jpg`; registered last so it never shadows a route."""
+    return await answer_by_name(request, ctx, caller, name, download)
+
+
+async def answer_by_name(
+    request: Request, ctx: Context, caller: Caller, name: str, download: bool, *, render: bool = True
+) -> Response:
+    """The answer of ``GET /{name}``, as ``answer_by_id`` is of the content route by id."""
     if not NAME_PATTERN.fullmatch(name):
         raise NotFound("not found")
-    if wants_rendition(request.query_params):
+    if request.scope.get("query_string") and wants_rendition(request.query_params):
         wanted = parse_request(request.query_params, ctx.limits.rendition_sizes)
-        return await answer_rendition(
-            request, _rendition_by_name, request, ctx, caller, name, download, wanted
-        )
+        args = (request, ctx, caller, name, download, wanted)
+        return await answer_rendition(request, _rendition_by_name, *args, render=render)
     return await run_io(request, _content_by_name, request, ctx, caller, name, download)
 
 
@@ -266,21 +293,15 @@ def _rendition_by_name(
 
 
 def serve(request: Request, ctx: Context, image: Image, *, download: bool, cache_control: str) -> Response:
-    headers = {
-        "ETag": image.etag,
-        "Last-Modified": format_datetime(image.created_at, usegmt=True),
-        "Cache-Control": cache_control,
-        "Accept-Ranges": "bytes",
-        "Content-Disposition": content_disposition(image.filename, download=download),
-        "X-Content-Type-Options": "nosniff",
-    }
-    if _not_modified(request, image.etag, image.created_at):
+    headers, encoded = _image_headers(image.etag, image.created_at, cache_control, image.filename, download)
+    conditions = _conditions(request)
+    if _not_modified(conditions, image.etag, image.created_at):
         # The image's own Content-Type: a cache may copy a 304's headers onto the stored response,
         # and without one Mangum labels HTTP API (payload 2.0) answers "application/json".
         return Response(status_code=304, headers=headers, media_type=image.content_type)
     try:
-        byte_range = _range(request.headers.get("range"), image.size)
-        if byte_range is not None and not _if_range_holds(request, image.etag, headers["Last-Modified"]):
+        byte_range = _range(conditions.get("range"), image.size)
+        if byte_range is not None and not _if_range_holds(conditions, image.etag, headers["Last-Modified"]):
             byte_range = None  # the client's copy is stale: the whole, current body (RFC 9110 13.1.5)
     except Unsatisfiable:
         response = error_response(416, "requested range not satisfiable")
@@ -298,13 +319,77 @@ def serve(request: Request, ctx: Context, image: Image, *, download: bool, cache
         # Too big for the response (Lambda's cap): send the client to storage, counting the access.
         url = redirect_url(ctx, image, download=download)
         return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
+    accel = offload(request, conditions, range_applies=byte_range is not None)
+    if accel is not None:  # nginx sends the bytes (api/accel.py), and the range if one applies
+        count_access(ctx, image)
+        handed = accel.encoded(encoded, image.blob_key, byte_range is not None)
+        return PreparedResponse(b"", 200, handed, image.content_type)
     if byte_range is None:
         data, _ = read_content(ctx, image)
-        return Response(content=data, status_code=200, headers=headers, media_type=image.content_type)
+        return PreparedResponse(data, 200, encoded, image.content_type)
     start, end = byte_range
     data, _ = read_content(ctx, image, start, end)
-    headers["Content-Range"] = f"bytes {start}-{end}/{image.size}"
-    return Response(content=data, status_code=206, headers=headers, media_type=image.content_type)
+    ranged = {**headers, "Content-Range": f"bytes {start}-{end}/{image.size}"}
+    return Response(content=data, status_code=206, headers=ranged, media_type=image.content_type)
+
+
+# The headers that decide a content answer: validators, Range, and those nginx would judge.
+DECIDING = frozenset(
+    name.encode() for name in ("if-none-match", "if-modified-since", "range", "if-range", *NGINX_JUDGED)
+)
+
+
+def _conditions(request: Request) -> dict[str, str]:
+    """The request's deciding headers (the first of each name, as Starlette's ``Headers.get``),
+    read in one pass: most GETs carry none of them, and each miss in ``request.headers`` costs a
+    KeyError inside the Mapping protocol."""
+    found: dict[str, str] = {}
+    for name, value in request.scope["headers"]:
+        if name in DECIDING:
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return found
+
+
+class PreparedResponse(Response):
+    """A Response whose headers are encoded already (``_image_headers``): the answer of nearly
+    every GET, whose header values repeat for each image. It adds what Starlette's would, in the
+    same order: Content-Length of the body, then Content-Type."""
+
+    def __init__(
+        self, body: bytes, status_code: int, encoded: tuple[tuple[bytes, bytes], ...], media_type: str
+    ) -> None:
+        self.status_code = status_code
+        self.media_type = media_type
+        self.background = None
+        self.body = body
+        self.raw_headers = [*encoded, (b"content-length", b"%d" % len(body)), _content_type(media_type)]
+
+
+@functools.lru_cache(maxsize=64)
+def _content_type(media_type: str) -> tuple[bytes, bytes]:
+    # What Starlette's Response writes for the type (its charset rule included).
+    probe = Response(media_type=media_type)
+    return next(header for header in probe.raw_headers if header[0] == b"content-type")
+
+
+# The same few images are served over and over: their headers are made and encoded once each.
+@functools.lru_cache(maxsize=4096)
+def _image_headers(
+    etag: str, created_at: datetime, cache_control: str, filename: str, download: bool
+) -> tuple[Mapping[str, str], tuple[tuple[bytes, bytes], ...]]:
+    """An original's headers, as a read-only mapping and encoded as Starlette encodes them."""
+    headers = {
+        "ETag": etag,
+        "Last-Modified": _http_date_of(created_at),
+        "Cache-Control": cache_control,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": _disposition(filename, download),
+        "X-Content-Type-Options": "nosniff",
+    }
+    encoded = tuple(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    )
+    return MappingProxyType(headers), encoded
 
 
 def serve_rendition(
@@ -324,7 +409,7 @@ def serve_rendition(
     rendition = plan(ctx, image, wanted, output)
     headers = {
         "ETag": rendition.etag,
-        "Last-Modified": format_datetime(image.created_at, usegmt=True),
+        "Last-Modified": _http_date_of(image.created_at),
         "Cache-Control": cache_control,
         "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff",
@@ -332,7 +417,8 @@ def serve_rendition(
     if rendition.varies:
         headers["Vary"] = "Accept"
     found, looked = None, False
-    if _not_modified(request, rendition.etag, image.created_at):
+    conditions = _conditions(request)
+    if _not_modified(conditions, rendition.etag, image.created_at):
         if rendition.content_type is not None:
             return Response(status_code=304, headers=headers, media_type=rendition.content_type)
         # JPEG or PNG by the image's transparency: the stored object says which. A 304 carries
@@ -350,10 +436,12 @@ def serve_rendition(
     stored = found
     size = len(stored.data)
     filename = renamed_for(image.filename, stored.extension)
-    headers["Content-Disposition"] = content_disposition(filename, download=download)
+    headers["Content-Disposition"] = _disposition(filename, download)
     try:
-        byte_range = _range(request.headers.get("range"), size)
-        if byte_range is not None and not _if_range_holds(request, rendition.etag, headers["Last-Modified"]):
+        byte_range = _range(conditions.get("range"), size)
+        if byte_range is not None and not _if_range_holds(
+            conditions, rendition.etag, headers["Last-Modified"]
+        ):
             byte_range = None
     except Unsatisfiable:
         response = error_response(416, "requested range not satisfiable")
@@ -376,6 +464,10 @@ def serve_rendition(
             count_access(ctx, image)
             return Response(status_code=302, headers={"Location": url, "Cache-Control": "no-store"})
     count_access(ctx, image)
+    accel = offload(request, conditions, range_applies=byte_range is not None)
+    if accel is not None:
+        handed = accel.headers(headers, rendition.key, ranged=byte_range is not None)
+        return Response(status_code=200, headers=handed, media_type=stored.content_type)
     if byte_range is None:
         return Response(content=stored.data, status_code=200, headers=headers, media_type=stored.content_type)
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
@@ -383,20 +475,31 @@ def serve_rendition(
     return Response(content=body, status_code=206, headers=headers, media_type=stored.content_type)
 
 
-def _not_modified(request: Request, etag: str, created_at: datetime) -> bool:
+# The same few images are served over and over: their header values are made once each.
+@functools.lru_cache(maxsize=4096)
+def _http_date_of(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _disposition(filename: str, download: bool) -> str:
+    return content_disposition(filename, download=download)
+
+
+def _not_modified(conditions: Mapping[str, str], etag: str, created_at: datetime) -> bool:
     """RFC 9110 13.2.2: If-None-Match decides when present; If-Modified-Since only without it."""
-    if_none_match = request.headers.get("if-none-match")
+    if_none_match = conditions.get("if-none-match")
     if if_none_match is not None:
         return _matches(if_none_match, etag)
-    since = _http_date(request.headers.get("if-modified-since"))
+    since = _http_date(conditions.get("if-modified-since"))
     # Last-Modified has whole seconds: compare at that resolution.
     return since is not None and created_at.replace(microsecond=0) <= since
 
 
-def _if_range_holds(request: Request, etag: str, last_modified: str) -> bool:
+def _if_range_holds(conditions: Mapping[str, str], etag: str, last_modified: str) -> bool:
     """If-Range (RFC 9110 13.1.5): the range applies only to the representation the client has,
     named by a strong ETag or by exactly the Last-Modified date; anything else gets it whole."""
-    validator = request.headers.get("if-range")
+    validator = conditions.get("if-range")
     if validator is None:
         return True
     validator = validator.strip()
