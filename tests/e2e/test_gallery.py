@@ -146,6 +146,9 @@ def sign_in(page: Page, key: str) -> None:
     page.fill("#sign-in-form input[name=key]", key)
     page.click("#sign-in-form button[type=submit]")
     expect(page.locator("#sign-out")).to_be_visible()
+    # Signing in lists again, as the user (the reset is in the same task that shows #sign-out):
+    # until that list is in, the tiles on screen are the anonymous ones and about to be replaced.
+    expect(page.locator("#grid")).to_have_attribute("aria-busy", "false")
 
 
 def test_anonymous_visitors_see_the_public_thumbnails(

@@ -34,6 +34,11 @@ export class Viewer {
     $("link-copy").addEventListener("click", () => this.copyLink());
     $("download").addEventListener("click", () => this.download());
     $("delete").addEventListener("click", () => this.remove());
+    // Typing may start before the view's answer is in: that answer must not overwrite it.
+    this.edited = false;
+    this.form.addEventListener("input", () => {
+      this.edited = true;
+    });
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.save();
@@ -43,6 +48,7 @@ export class Viewer {
   async open(image, opener) {
     this.opener = opener;
     this.image = image;
+    this.edited = false;
     this.error.textContent = "";
     $("link-output").hidden = true;
     this.show(image);
@@ -53,14 +59,14 @@ export class Viewer {
       const view = await api(`/images/${image.image_id}`);
       if (this.image !== image) return; // another image was opened meanwhile
       this.image = view.metadata;
-      this.show(view.metadata);
+      this.show(view.metadata, { fill: !this.edited });
       $("viewer-image").src = view.url;
     } catch (error) {
       this.error.textContent = error.message;
     }
   }
 
-  show(image) {
+  show(image, { fill = true } = {}) {
     $("viewer-title").textContent = altText(image);
     $("viewer-image").alt = altText(image);
     const rows = [
@@ -88,7 +94,7 @@ export class Viewer {
     }
     const editable = this.canEdit(image);
     this.form.hidden = !editable;
-    if (editable) {
+    if (editable && fill) {
       const f = this.form.elements;
       f.title.value = image.title;
       f.name.value = image.name;
@@ -155,6 +161,7 @@ export class Viewer {
     try {
       const answer = await api(`/images/${this.image.image_id}`, { method: "PATCH", body: changes });
       this.image = answer.metadata;
+      this.edited = false;
       this.show(answer.metadata);
       this.onChanged(answer.metadata);
       this.error.textContent = "Saved.";
