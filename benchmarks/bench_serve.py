@@ -9,7 +9,8 @@ Both serve the same bytes, loaded by the same tool with the same settings in the
   one uvicorn worker: one serving process each. ``worker_processes auto`` (2 here) is measured too.
 - image-service: ``image-service serve`` (1 uvicorn worker, uvloop + httptools, INFO request log to
   a file), the image uploaded through the API as public and fetched anonymously. Every GET reads
-  the file into memory and commits ``access_count + 1`` to SQLite (WAL, synchronous=NORMAL).
+  the file into memory and counts one access (grouped: one SQLite commit per 200 ms, see
+  ``services/access_counts.py``).
 
 Issue 14's other targets, in the same run: a stored rendition (``?w=256``, made before the runs)
 against the original (>= 0.9), ``--workers 2`` against one worker (>= 1.8x), and nginx in front of

@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi import FastAPI
@@ -43,6 +45,7 @@ class Apps:
             UploadDraft(data=png(10), user_id="alice", name="pub.png", visibility="public"),
             UploadDraft(data=png(20), user_id="alice", name="priv.png", visibility="private"),
         ]
+        self.ctx = ctx
         self.public, self.private = upload_images(ctx, owner, drafts)
         _, self.key = create_key(ctx.keys, "alice", is_admin=False, now=utcnow())
         self.fast = build_app(settings, ctx=ctx)
@@ -152,6 +155,50 @@ def test_every_answer_is_the_routes_answer(apps: Apps) -> None:
         fast = apps.call(apps.fast, method, path, headers)
         slow = apps.call(apps.slow, method, path, headers)
         assert fast[:3] == slow[:3], (method, path, headers)
+
+
+def signed_cases(apps: Apps) -> list[tuple[str, str, dict[str, str]]]:
+    """Signed URLs of the private image: valid, valid for a download, used for a download it was
+    not signed for, and expired (with a good signature)."""
+
+    def path(download: bool, expires_in: int = 600, ago: timedelta = timedelta()) -> str:
+        url = apps.ctx.urls.presign(
+            apps.private, expires_in=expires_in, download=download, now=utcnow() - ago
+        )
+        parts = urlsplit(url)
+        return f"{parts.path}?{parts.query}"
+
+    good = path(download=False)
+    return [
+        ("GET", good, {}),
+        ("HEAD", good, {}),
+        ("GET", path(download=True), {}),
+        ("GET", good.replace("download=false", "download=true"), {}),
+        ("GET", path(download=False, expires_in=1, ago=timedelta(hours=1)), {}),
+    ]
+
+
+def accesses(apps: Apps) -> tuple[int, int]:
+    for app in (apps.fast, apps.slow):  # each app counts through its own grouped counter
+        app.state.context.settle_accesses()
+    return tuple(apps.ctx.catalog.get(i.image_id).access_count for i in (apps.public, apps.private))  # type: ignore[return-value]
+
+
+def test_signed_urls_and_counts_are_the_routes(apps: Apps) -> None:
+    """The same answer for signed URLs too, and the same accesses counted (one per GET served,
+    none for HEAD, 304, a refusal) for every case."""
+    statuses = []
+    for method, path, headers in [*signed_cases(apps), *cases(apps)]:
+        before = accesses(apps)
+        fast = apps.call(apps.fast, method, path, headers)
+        counted_fast = [b - a for a, b in zip(before, accesses(apps), strict=True)]
+        before = accesses(apps)
+        slow = apps.call(apps.slow, method, path, headers)
+        counted_slow = [b - a for a, b in zip(before, accesses(apps), strict=True)]
+        assert fast[:3] == slow[:3], (method, path, headers)
+        assert counted_fast == counted_slow, (method, path, headers)
+        statuses.append(fast[0])
+    assert statuses[:5] == [200, 200, 200, 403, 403]  # the signed cases: really served or refused
 
 
 def test_the_hot_requests_skip_fastapi(apps: Apps) -> None:
