@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
@@ -44,6 +46,7 @@ def create_app(
         # Served by routes/docs.py instead, with their scripts from the service, not a CDN.
         docs_url=None,
         redoc_url=None,
+        **_NO_TELEMETRY,
     )
     app.state.auth_mode = auth
     app.state.backend = backend
@@ -98,6 +101,15 @@ def create_app(
     openapi.install(app, auth=auth, base_path=base_path)
     return app
 
+
+# FastAPI's native OpenTelemetry (0.16x; older versions in our range have none): off. It costs 7 %
+# of a served GET even with no exporter configured, and FASTAPI_OTEL_AUTO_CONFIGURE would be a
+# setting of the service that its docs do not list (docs/PERFORMANCE.md, "Serving").
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "auto_configure": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 # Names clients ask every web server for by convention, whether or not a route answers them yet.
 CONVENTIONAL_NAMES = frozenset({"favicon.ico", "robots.txt"})
