@@ -115,12 +115,11 @@ def open_content(
 
 def read_content(
     ctx: Context, image: Image, start: int | None = None, end: int | None = None
-) -> tuple[bytes, None]:
-    """The bytes (or an inclusive range), counting one access once they were read. (The second
-    value is kept for the callers that unpack a pair; the count is not read back.)"""
+) -> bytes:
+    """The bytes (or an inclusive range), counting one access once they were read."""
     data = ctx.blobs.get(image.blob_key, start, end)
     count_access(ctx, image)
-    return data, None
+    return data
 
 
 def count_access(ctx: Context, image: Image) -> None:

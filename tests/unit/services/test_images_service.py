@@ -146,12 +146,12 @@ def test_open_content_by_id_or_name_follows_visibility(ctx: Context, public: Ima
 def test_read_content_counts_one_access(
     ctx: Context, clock: Clock, public: Image, png: Callable[..., bytes]
 ) -> None:
-    data, _ = read_content(ctx, public)
+    data = read_content(ctx, public)
     assert data == png()
     counted = ctx.catalog.get(public.image_id)
     assert (counted.access_count, counted.last_accessed_at) == (1, ctx.now())
     clock.advance(5)
-    part, _ = read_content(ctx, public, 1, 3)
+    part = read_content(ctx, public, 1, 3)
     assert part == png()[1:4]
     counted = ctx.catalog.get(public.image_id)
     assert (counted.access_count, counted.last_accessed_at) == (2, ctx.now())

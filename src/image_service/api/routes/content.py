@@ -325,10 +325,10 @@ def serve(request: Request, ctx: Context, image: Image, *, download: bool, cache
         handed = accel.encoded(encoded, image.blob_key, byte_range is not None)
         return PreparedResponse(b"", 200, handed, image.content_type)
     if byte_range is None:
-        data, _ = read_content(ctx, image)
+        data = read_content(ctx, image)
         return PreparedResponse(data, 200, encoded, image.content_type)
     start, end = byte_range
-    data, _ = read_content(ctx, image, start, end)
+    data = read_content(ctx, image, start, end)
     ranged = {**headers, "Content-Range": f"bytes {start}-{end}/{image.size}"}
     return Response(content=data, status_code=206, headers=ranged, media_type=image.content_type)
 
