@@ -113,9 +113,7 @@ def open_content(
     return image
 
 
-def read_content(
-    ctx: Context, image: Image, start: int | None = None, end: int | None = None
-) -> bytes:
+def read_content(ctx: Context, image: Image, start: int | None = None, end: int | None = None) -> bytes:
     """The bytes (or an inclusive range), counting one access once they were read."""
     data = ctx.blobs.get(image.blob_key, start, end)
     count_access(ctx, image)
